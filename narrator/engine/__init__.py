@@ -1,0 +1,1 @@
+"""The embedded engine: espeak-ng speech, real word timings, MP3 through lameenc."""

@@ -1,0 +1,84 @@
+"""The one exception tree. Every expected failure is a NarratorError.
+
+The CLI prints `str(error)` on one line and exits with `error.exit_code`;
+whether a service error is retried is decided here, from its kind, and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Documented process exit codes (see README, "Exit codes")."""
+
+    OK = 0
+    USAGE = 2  # click's own code for bad options
+    CONFIG = 3
+    DOCUMENT = 4
+    SERVICE = 5
+    AUTH = 6
+    QUOTA = 7
+    AUDIO = 8
+    INTERRUPTED = 130
+
+
+class NarratorError(Exception):
+    exit_code = ExitCode.SERVICE
+
+
+class ConfigError(NarratorError):
+    """Bad options, missing keys, unusable endpoints."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class DocumentError(NarratorError):
+    """A document that cannot be read or holds no prose."""
+
+    exit_code = ExitCode.DOCUMENT
+
+
+class AudioError(NarratorError):
+    """Audio that cannot be parsed or assembled."""
+
+    exit_code = ExitCode.AUDIO
+
+
+class ErrorKind(enum.Enum):
+    AUTH = "auth"
+    QUOTA = "quota"
+    RATE_LIMIT = "rate-limit"
+    TRANSIENT = "transient"
+    PROTOCOL = "protocol"
+    INPUT = "input"
+
+
+RETRYABLE = frozenset({ErrorKind.RATE_LIMIT, ErrorKind.TRANSIENT, ErrorKind.PROTOCOL})
+
+_KIND_EXIT = {
+    ErrorKind.AUTH: ExitCode.AUTH,
+    ErrorKind.QUOTA: ExitCode.QUOTA,
+}
+
+
+class ServiceError(NarratorError):
+    """A failure talking to a text-to-speech service, classified by kind."""
+
+    def __init__(self, kind: ErrorKind, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+    @property
+    def exit_code(self) -> ExitCode:  # type: ignore[override]
+        return _KIND_EXIT.get(self.kind, ExitCode.SERVICE)
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+
+def is_retryable(error: BaseException) -> bool:
+    """The single retry decision: only service errors of a retryable kind."""
+    return isinstance(error, ServiceError) and error.retryable

@@ -1,0 +1,1 @@
+"""Per-service protocol codecs: pure, no I/O."""

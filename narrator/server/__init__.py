@@ -1,0 +1,1 @@
+"""`narrator serve`: the embedded engine behind the services' wire protocols."""

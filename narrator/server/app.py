@@ -1,0 +1,232 @@
+"""The embedded server: ElevenLabs `stream-input` on loopback, over the embedded engine.
+
+Protocol decisions live in `stream_input` (pure); this module only moves
+frames, runs synthesis in threads so the event loop never blocks, and can
+pretend to be a cloud service (time to first byte, generation speed,
+generations at once) or misbehave on purpose (`faults`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from narrator.engine.render import parse_output_format, render
+from narrator.errors import ConfigError
+from narrator.server.faults import FaultPlan
+from narrator.server.stream_input import EndOfInput, Generate, Reject, StreamInput
+
+STREAM_INPUT_PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/stream-input$")
+MAX_INACTIVITY = 180
+STALL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class CloudProfile:
+    """How a cloud service feels: 0 means "as fast as the engine goes"."""
+
+    ttfb_ms: int = 0
+    speed: float = 0.0  # audio seconds generated per wall second
+    capacity: int = 0  # generations at once; others wait
+
+
+@dataclass
+class Stats:
+    connections: int = 0
+    characters: int = 0
+    audio_seconds: float = 0.0
+    generating_seconds: float = 0.0
+    faults: dict = field(default_factory=dict)
+
+    def line(self) -> str:
+        data = asdict(self)
+        data["audio_seconds"] = round(self.audio_seconds, 3)
+        data["generating_seconds"] = round(self.generating_seconds, 3)
+        return json.dumps(data)
+
+
+class EmbeddedServer:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_key: str | None = None,
+        profile: CloudProfile = CloudProfile(),
+        faults: FaultPlan | None = None,
+        ssl=None,
+    ):
+        self.host, self._port = host, port
+        self._api_key = api_key
+        self._profile = profile
+        self._faults = faults or FaultPlan()
+        self._ssl = ssl
+        self._capacity = asyncio.Semaphore(profile.capacity) if profile.capacity else None
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="narrator-synth")
+        self._server = None
+        self.stats = Stats()
+
+    async def start(self) -> "EmbeddedServer":
+        self._server = await serve(
+            self._handle, self.host, self._port, process_request=self._check_request, ssl=self._ssl,
+            max_size=2**20, ping_interval=None,
+        )
+        return self
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.stats.faults = dict(self._faults.injected)
+
+    async def __aenter__(self) -> "EmbeddedServer":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self._ssl else "ws"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def _check_request(self, connection: ServerConnection, request):
+        if not STREAM_INPUT_PATH.match(urlsplit(request.path).path):
+            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        if self._faults.at_handshake() == "http429":
+            return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, '{"detail":{"status":"too_many_concurrent_requests"}}\n')
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        self.stats.connections += 1
+        parts = urlsplit(connection.request.path)
+        voice = STREAM_INPUT_PATH.match(parts.path).group(1)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        try:
+            output_format = query.get("output_format", "mp3_44100_128")
+            parse_output_format(output_format)
+            inactivity = _inactivity(query.get("inactivity_timeout"))
+        except ConfigError as exc:
+            await _reject(connection, Reject("invalid_input_message", str(exc)))
+            return
+        state = StreamInput(required_key=self._api_key, header_key=connection.request.headers.get("xi-api-key"))
+        pending: asyncio.Queue = asyncio.Queue()
+        generator = asyncio.create_task(self._generate_all(connection, pending, state, voice, output_format))
+        try:
+            await self._receive_all(connection, state, pending, inactivity)
+            await generator
+        except ConnectionClosed:
+            pass
+        finally:
+            generator.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await generator
+
+    async def _receive_all(self, connection, state: StreamInput, pending: asyncio.Queue, inactivity: float) -> None:
+        while not state.ended:
+            try:
+                raw = await asyncio.wait_for(connection.recv(), inactivity)
+            except asyncio.TimeoutError:
+                if not pending.empty() or getattr(connection, "_narrator_busy", False):
+                    continue  # the clock waits while we still owe audio
+                await connection.close(
+                    1008,
+                    f"Have not received a new text input within the timeout of {inactivity:g} seconds. Closing the connection.",
+                )
+                return
+            for action in state.receive(raw):
+                if isinstance(action, Reject):
+                    await _reject(connection, action)
+                    return
+                await pending.put(action)
+
+    async def _generate_all(self, connection, pending: asyncio.Queue, state: StreamInput, voice, output_format) -> None:
+        first_of_stream = True
+        while True:
+            action = await pending.get()
+            if isinstance(action, EndOfInput):
+                await connection.send(json.dumps({"audio": None, "isFinal": True, "alignment": None, "normalizedAlignment": None}))
+                await connection.close(1000)
+                return
+            connection._narrator_busy = True
+            if await self._misbehave(connection):
+                return
+            speed = float(state.voice_settings.get("speed") or 1.0)
+            message = await self._generate(action, voice, output_format, speed, first_of_stream)
+            first_of_stream = False
+            await connection.send(message)
+            connection._narrator_busy = not pending.empty()
+
+    async def _generate(self, action: Generate, voice: str, output_format: str, speed: float, first: bool) -> str:
+        async with self._capacity or contextlib.nullcontext():
+            started = time.monotonic()
+            loop = asyncio.get_running_loop()
+            rendered = await loop.run_in_executor(
+                self._executor, partial(render, action.text, voice=voice, output_format=output_format, speed=speed)
+            )
+            await self._pretend(started, rendered.audio_seconds, first)
+            self.stats.generating_seconds += time.monotonic() - started
+        self.stats.characters += len(action.text)
+        self.stats.audio_seconds += rendered.audio_seconds
+        return json.dumps({
+            "audio": base64.b64encode(rendered.mp3).decode("ascii"),
+            "isFinal": None,
+            "alignment": rendered.alignment,
+            "normalizedAlignment": rendered.alignment,
+        })
+
+    async def _pretend(self, started: float, audio_seconds: float, first: bool) -> None:
+        profile = self._profile
+        target = (profile.ttfb_ms / 1000 if first else 0.0) + (audio_seconds / profile.speed if profile.speed else 0.0)
+        remaining = target - (time.monotonic() - started)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+
+    async def _misbehave(self, connection) -> bool:
+        fault = self._faults.at_generation()
+        if fault is None:
+            return False
+        if fault == "drop":
+            connection.transport.abort()
+        elif fault == "close1011":
+            await connection.close(1011, "internal server error")
+        elif fault == "stall":
+            await asyncio.sleep(STALL_SECONDS)
+        elif fault == "garbage":
+            await connection.send("\x00\x9f<html>502 Bad Gateway")
+            return False
+        return True
+
+
+def _inactivity(value: str | None) -> float:
+    if value is None:
+        return 20.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if not 0 < seconds <= MAX_INACTIVITY:
+        raise ConfigError(f"inactivity_timeout must be between 1 and {MAX_INACTIVITY} seconds")
+    return seconds
+
+
+async def _reject(connection, reject: Reject) -> None:
+    await connection.send(reject.frame())
+    await connection.close(1008, reject.message)
