@@ -18,7 +18,7 @@ def test_text_waits_for_the_schedule_then_generates():
     assert send(state, text=" ", generation_config={"chunk_length_schedule": [50, 60]}) == []
     assert send(state, text="Short text. ") == []
     out = texts(send(state, text="And now a longer sentence that passes fifty characters. Tail "))
-    assert out and out[0].startswith(" Short text.") and out[0].rstrip().endswith("characters.")
+    assert out and out[0].startswith("Short text.") and out[0].rstrip().endswith("characters.")
 
 
 def test_flush_generates_everything_and_restarts_the_schedule():
@@ -26,7 +26,7 @@ def test_flush_generates_everything_and_restarts_the_schedule():
     used = StreamInput()
     send(used, text=" ")
     first = texts(send(used, text=long, flush=True))
-    assert "".join(first) == " " + long and len(first) > 1
+    assert "".join(first).split() == long.split() and len(first) > 1
     fresh = StreamInput()
     send(fresh, text=" ")
     send(fresh, text=" ", flush=True)  # clears the opening space, generates nothing
@@ -45,7 +45,7 @@ def test_end_of_input_generates_the_rest_then_ends():
     send(state, text=" ")
     send(state, text="Hello there ")
     actions = send(state, text="")
-    assert texts(actions) == [" Hello there "] and isinstance(actions[-1], EndOfInput) and state.ended
+    assert texts(actions) == ["Hello there "] and isinstance(actions[-1], EndOfInput) and state.ended
 
 
 def test_wrong_key_is_rejected_with_the_documented_error():

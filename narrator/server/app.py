@@ -117,7 +117,6 @@ class EmbeddedServer:
     async def _handle(self, connection: ServerConnection) -> None:
         self.stats.connections += 1
         parts = urlsplit(connection.request.path)
-        voice = STREAM_INPUT_PATH.match(parts.path).group(1)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         try:
             output_format = query.get("output_format", "mp3_44100_128")
@@ -126,12 +125,17 @@ class EmbeddedServer:
         except ConfigError as exc:
             await _reject(connection, Reject("invalid_input_message", str(exc)))
             return
-        state = StreamInput(required_key=self._api_key, header_key=connection.request.headers.get("xi-api-key"))
-        pending: asyncio.Queue = asyncio.Queue()
-        generator = asyncio.create_task(self._generate_all(connection, pending, state, voice, output_format))
+        stream = _Stream(
+            connection,
+            StreamInput(required_key=self._api_key, header_key=connection.request.headers.get("xi-api-key")),
+            voice=STREAM_INPUT_PATH.match(parts.path).group(1),
+            output_format=output_format,
+        )
+        generator = asyncio.create_task(self._generate_all(stream))
         try:
-            await self._receive_all(connection, state, pending, inactivity)
-            await generator
+            await self._receive_all(stream, inactivity)
+            if stream.state.ended:  # otherwise it was rejected or timed out: nothing more is owed
+                await generator
         except ConnectionClosed:
             pass
         finally:
@@ -139,40 +143,43 @@ class EmbeddedServer:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await generator
 
-    async def _receive_all(self, connection, state: StreamInput, pending: asyncio.Queue, inactivity: float) -> None:
-        while not state.ended:
+    async def _receive_all(self, stream: "_Stream", inactivity: float) -> None:
+        connection = stream.connection
+        while not stream.state.ended:
             try:
                 raw = await asyncio.wait_for(connection.recv(), inactivity)
             except asyncio.TimeoutError:
-                if not pending.empty() or getattr(connection, "_narrator_busy", False):
-                    continue  # the clock waits while we still owe audio
+                if stream.owes_audio:
+                    continue  # the inactivity clock waits while audio is still owed
                 await connection.close(
                     1008,
                     f"Have not received a new text input within the timeout of {inactivity:g} seconds. Closing the connection.",
                 )
                 return
-            for action in state.receive(raw):
+            for action in stream.state.receive(raw):
                 if isinstance(action, Reject):
                     await _reject(connection, action)
                     return
-                await pending.put(action)
+                await stream.pending.put(action)
 
-    async def _generate_all(self, connection, pending: asyncio.Queue, state: StreamInput, voice, output_format) -> None:
+    async def _generate_all(self, stream: "_Stream") -> None:
         first_of_stream = True
         while True:
-            action = await pending.get()
+            action = await stream.pending.get()
             if isinstance(action, EndOfInput):
-                await connection.send(json.dumps({"audio": None, "isFinal": True, "alignment": None, "normalizedAlignment": None}))
-                await connection.close(1000)
+                await stream.connection.send(
+                    json.dumps({"audio": None, "isFinal": True, "alignment": None, "normalizedAlignment": None})
+                )
+                await stream.connection.close(1000)
                 return
-            connection._narrator_busy = True
-            if await self._misbehave(connection):
+            stream.generating = True
+            if await self._misbehave(stream.connection):
                 return
-            speed = float(state.voice_settings.get("speed") or 1.0)
-            message = await self._generate(action, voice, output_format, speed, first_of_stream)
+            speed = float(stream.state.voice_settings.get("speed") or 1.0)
+            message = await self._generate(action, stream.voice, stream.output_format, speed, first_of_stream)
             first_of_stream = False
-            await connection.send(message)
-            connection._narrator_busy = not pending.empty()
+            await stream.connection.send(message)
+            stream.generating = False
 
     async def _generate(self, action: Generate, voice: str, output_format: str, speed: float, first: bool) -> str:
         async with self._capacity or contextlib.nullcontext():
@@ -213,6 +220,22 @@ class EmbeddedServer:
             await connection.send("\x00\x9f<html>502 Bad Gateway")
             return False
         return True
+
+
+@dataclass
+class _Stream:
+    """One connection's protocol state and the generations it still owes."""
+
+    connection: ServerConnection
+    state: StreamInput
+    voice: str
+    output_format: str
+    pending: asyncio.Queue = field(default_factory=asyncio.Queue)
+    generating: bool = False
+
+    @property
+    def owes_audio(self) -> bool:
+        return self.generating or not self.pending.empty()
 
 
 def _inactivity(value: str | None) -> float:

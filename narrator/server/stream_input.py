@@ -87,14 +87,17 @@ class StreamInput:
         """Cut the buffer into generations: each at least the schedule's
         current size, ending at a sentence end or else a space after it."""
         out = []
-        while self._buffer.strip():
+        # Leading whitespace (the opening " ", keep-alives) is not spoken; dropping
+        # it makes a segment's generations the same on a fresh or a reused connection.
+        self._buffer = self._buffer.lstrip()
+        while self._buffer:
             size = self._schedule[min(self._generations, len(self._schedule) - 1)]
             cut = _cut_point(self._buffer, size)
             if cut is None:
                 if not everything:
                     break
                 cut = len(self._buffer)
-            piece, self._buffer = self._buffer[:cut], self._buffer[cut:]
+            piece, self._buffer = self._buffer[:cut], self._buffer[cut:].lstrip()
             out.append(Generate(piece))
             self._generations += 1
         if everything:

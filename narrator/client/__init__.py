@@ -1,0 +1,1 @@
+"""The client: long-lived sessions, the pool that runs segments through them."""

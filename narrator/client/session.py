@@ -1,0 +1,90 @@
+"""One long-lived `stream-input` connection: the thin I/O around the codec.
+
+It connects, sends a segment with a flush, and gathers audio until the
+alignment covers every character sent. Every failure leaves here as a
+classified ServiceError; what to do about it is the pool's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.protocol import State
+
+from narrator.errors import ErrorKind, ServiceError
+from narrator.protocol import elevenlabs as codec
+
+RECEIVE_LIMIT = 16 * 2**20  # real responses with long alignments exceed websockets' 1 MiB default
+QUIET_AFTER_UNALIGNED = 2.0  # seconds of silence that end a segment whose audio came without alignment
+
+
+class Session:
+    def __init__(self, connection: ClientConnection, stall_timeout: float):
+        self._connection = connection
+        self._stall_timeout = stall_timeout
+        self.last_sent = time.monotonic()
+
+    @classmethod
+    async def open(cls, url: str, headers: dict, settings: codec.StreamSettings, *, stall_timeout: float) -> "Session":
+        try:
+            connection = await asyncio.wait_for(
+                connect(url, additional_headers=headers, max_size=RECEIVE_LIMIT, open_timeout=None, ping_interval=None),
+                stall_timeout,
+            )
+        except InvalidStatus as exc:
+            raise codec.classify_handshake(exc.response.status_code) from exc
+        except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
+            raise ServiceError(ErrorKind.TRANSIENT, f"could not connect to the service: {type(exc).__name__}") from exc
+        session = cls(connection, stall_timeout)
+        await session._send(codec.init_message(settings))
+        return session
+
+    @property
+    def is_open(self) -> bool:
+        return self._connection.state is State.OPEN
+
+    async def keepalive(self) -> None:
+        await self._send(codec.KEEPALIVE)
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+    def abort(self) -> None:
+        """Drop the connection at once: its buffered audio must never reach another segment."""
+        self._connection.transport.abort()
+
+    async def synthesize(self, text: str) -> list[codec.AudioChunk]:
+        await self._send(codec.text_message(text, flush=True))
+        expected = sum(1 for c in text if not c.isspace())
+        chunks: list[codec.AudioChunk] = []
+        covered, unaligned = 0, False
+        while covered < expected:
+            wait = QUIET_AFTER_UNALIGNED if unaligned else self._stall_timeout
+            try:
+                frame = await asyncio.wait_for(self._connection.recv(), wait)
+            except asyncio.TimeoutError:
+                if unaligned:
+                    return chunks  # audio came without alignment and has stopped: take it
+                raise ServiceError(ErrorKind.TRANSIENT, f"the stream stalled: nothing for {wait:g} s") from None
+            except ConnectionClosed as exc:
+                raise codec.classify_close(exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else "") from exc
+            event = codec.parse_frame(frame)
+            if isinstance(event, codec.AudioChunk):
+                chunks.append(event)
+                if event.alignment is None:
+                    unaligned = True
+                else:
+                    covered += sum(1 for c in event.alignment.chars if not c.isspace())
+            elif isinstance(event, codec.Final):
+                break
+        return chunks
+
+    async def _send(self, message: str) -> None:
+        try:
+            await self._connection.send(message)
+        except ConnectionClosed as exc:
+            raise codec.classify_close(exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else "") from exc
+        self.last_sent = time.monotonic()

@@ -1,0 +1,36 @@
+"""Helpers shared by the tests: generated books, running coroutines."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+from narrator.model import Book, Chapter
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+_WORDS = ("harbour lantern quiet morning river stone window garden letter evening bridge "
+          "shadow candle market orchard meadow pocket whistle ladder thunder").split()
+
+
+def generated_book(paragraphs: int, chapters: int = 2, seed: int = 1) -> Book:
+    """Prose with sentences and commas, different every paragraph."""
+    rng = random.Random(seed)
+
+    def sentence() -> str:
+        words = [rng.choice(_WORDS) for _ in range(rng.randint(5, 11))]
+        if len(words) > 7:
+            words[3] += ","
+        return " ".join(words).capitalize() + rng.choice(".!?.")
+
+    per = paragraphs // chapters
+    return Book("Generated", "Test Author", tuple(
+        Chapter(f"Part {c + 1}", tuple(" ".join(sentence() for _ in range(rng.randint(1, 3))) for _ in range(per)))
+        for c in range(chapters)
+    ))
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
