@@ -1,0 +1,66 @@
+"""Placing words on the book's timeline by counting samples."""
+
+import lameenc
+import miniaudio
+
+from narrator import assemble
+from narrator.protocol.elevenlabs import Alignment, AudioChunk
+from narrator.store import SegmentStore
+from narrator.timeline import SegmentAudio, TimedWord, segment_audio
+
+
+def silence_mp3(seconds: float, rate: int = 22050) -> bytes:
+    encoder = lameenc.Encoder()
+    encoder.set_channels(1)
+    encoder.set_in_sample_rate(rate)
+    encoder.set_out_sample_rate(rate)
+    encoder.set_bit_rate(32)
+    return bytes(encoder.encode(b"\0\0" * int(seconds * rate)) + encoder.flush())
+
+
+def aligned(text: str, step_ms: int) -> Alignment:
+    """Character times whose sum is deliberately shorter than the audio."""
+    return Alignment(tuple(text), tuple(i * step_ms for i in range(len(text))), (step_ms,) * len(text))
+
+
+def test_a_chunk_is_placed_after_all_audio_before_it_not_after_the_alignment_sum():
+    first, second = silence_mp3(1.0), silence_mp3(1.0)
+    chunks = [AudioChunk(first, aligned("ab cd ", 10)), AudioChunk(second, aligned("ef gh ", 10))]
+    audio = segment_audio(["ab cd ef gh"], chunks)
+    first_samples = miniaudio.mp3_read_s16(first).num_frames  # counted by a decoder, not by us
+    assert audio.samples == 2 * first_samples
+    ef = audio.words[2]
+    assert ef.text == "ef" and abs(ef.start - first_samples * 1000 / 22050) < 1e-6
+    assert [w.ends_paragraph for w in audio.words] == [False, False, False, True]
+
+
+def test_without_alignment_words_are_spread_inside_the_chunk():
+    audio = segment_audio(["one two three four"], [AudioChunk(silence_mp3(2.0), None)])
+    assert audio.estimated
+    assert audio.words[0].start == 0 and audio.words[-1].end <= audio.duration_ms
+    assert [w.start for w in audio.words] == sorted(w.start for w in audio.words)
+
+
+def test_service_normalised_text_still_maps_onto_source_words():
+    # The service spoke "Dr." as "Doctor": more characters than we sent.
+    chunks = [AudioChunk(silence_mp3(1.0), aligned("Doctor Who ", 50))]
+    audio = segment_audio(["Dr. Who"], chunks)
+    assert [w.text for w in audio.words] == ["Dr.", "Who"]
+    assert audio.words[0].start == 0 and audio.words[1].start > 0
+
+
+def test_ten_hours_of_segments_do_not_drift(tmp_path):
+    """2,400 segments of 15.0123... s: summing rounded milliseconds would be
+    off by seconds; counting samples is exact to the millisecond."""
+    store = SegmentStore(tmp_path / "work")
+    rate, samples = 22050, 331_033  # 15.0128 s, not a whole number of ms
+    count = 2400
+    for index in range(count):
+        store.put(index, SegmentAudio(b"", samples, rate, (TimedWord("w", 10.0, 20.0, True),), False))
+    words = list(assemble.book_words(store, count))
+    last = words[-1]
+    exact_ms = (count - 1) * samples * 1000 / rate + 10.0
+    assert abs(last.start_ms - exact_ms) <= 0.5
+    naive = (count - 1) * round(samples * 1000 / rate) + 10
+    assert abs(naive - exact_ms) > 100  # the mistake this guards against
+    assert assemble.measure(store, count).duration_ms == count * samples * 1000 // rate
