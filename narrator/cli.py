@@ -14,6 +14,7 @@ import click
 
 from narrator import __version__
 from narrator.errors import ExitCode, NarratorError
+from narrator.protocol.elevenlabs import MP3_FORMATS
 from narrator.runner import PROVIDERS, NarrateOptions, narrate_file
 from narrator.server.app import CloudProfile, EmbeddedServer
 from narrator.server.faults import parse_faults
@@ -55,8 +56,8 @@ def cli() -> None:
 @click.option("--model", help="Model id, e.g. eleven_multilingual_v2.")
 @click.option("--endpoint", help="ws:// or wss:// base URL of the service (default wss://api.elevenlabs.io).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Sessions at once.")
-@click.option("--format", "output_format", default="mp3_44100_128", show_default=True,
-              help="mp3_22050_32 or mp3_44100_32|64|96|128|192.")
+@click.option("--format", "output_format", type=click.Choice(MP3_FORMATS), default="mp3_44100_128", show_default=True,
+              help="The service's output_format.")
 @click.option("--no-titles", is_flag=True, help="Do not speak chapter titles.")
 @click.option("--timeout", "stall_timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
               help="Seconds without a message before a stream counts as stalled and is retried.")

@@ -40,10 +40,11 @@ def audio_bytes(path):
     return path.read_bytes()[ID3(path).size:]
 
 
-async def narrate_through(tmp_path, name, faults=None, **options):
+async def narrate_through(tmp_path, name, faults=None, output_format_override=None):
     async with EmbeddedServer(api_key="test-key-123", faults=parse_faults(faults)) as server:
         opts = NarrateOptions(tmp_path / name, provider="elevenlabs", endpoint=server.url, voice="en-us",
-                              output_format="mp3_22050_32", concurrency=3, stall_timeout=1.5, progress=False, **options)
+                              output_format=output_format_override or "mp3_22050_32", concurrency=3,
+                              stall_timeout=1.5, progress=False)
         result = await narrate_book(BOOK, "book", opts)
     return result, server.stats
 
@@ -109,3 +110,11 @@ def test_wrong_key_stops_at_once_with_auth(tmp_path, monkeypatch):
     assert caught.value.kind is ErrorKind.AUTH and caught.value.exit_code == 6
     assert "wrong" not in str(caught.value)
     assert not (tmp_path / "out" / "book.mp3").exists()
+
+
+def test_an_error_frame_before_the_close_decides_the_kind(tmp_path, key_env):
+    """The server rejects an unknown format with invalid_input_message and
+    closes 1008: that stops at once as an input error, without retries."""
+    with pytest.raises(ServiceError) as caught:
+        run(narrate_through(tmp_path, "out", output_format_override="mp3_8000_8"))
+    assert caught.value.kind is ErrorKind.INPUT and "output_format" in str(caught.value)

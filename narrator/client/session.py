@@ -70,7 +70,7 @@ class Session:
                     return chunks  # audio came without alignment and has stopped: take it
                 raise ServiceError(ErrorKind.TRANSIENT, f"the stream stalled: nothing for {wait:g} s") from None
             except ConnectionClosed as exc:
-                raise codec.classify_close(exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else "") from exc
+                raise await self._closed_error(exc) from exc
             event = codec.parse_frame(frame)
             if isinstance(event, codec.AudioChunk):
                 chunks.append(event)
@@ -86,5 +86,17 @@ class Session:
         try:
             await self._connection.send(message)
         except ConnectionClosed as exc:
-            raise codec.classify_close(exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else "") from exc
+            raise await self._closed_error(exc) from exc
         self.last_sent = time.monotonic()
+
+    async def _closed_error(self, closed: ConnectionClosed) -> ServiceError:
+        """The service often sends an error frame just before it closes: its
+        own error code says more than the close reason, so read it first."""
+        try:
+            async for frame in self._connection:
+                codec.parse_frame(frame)
+        except ServiceError as error:
+            return error
+        except ConnectionClosed:
+            pass
+        return codec.classify_close(closed.rcvd.code if closed.rcvd else None, closed.rcvd.reason if closed.rcvd else "")

@@ -18,6 +18,7 @@ from narrator.errors import ConfigError, ErrorKind, ServiceError
 
 DEFAULT_ENDPOINT = "wss://api.elevenlabs.io"
 DEFAULT_SCHEDULE = (120, 160, 250, 290)
+MP3_FORMATS = ("mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128", "mp3_44100_192")
 MP3_FORMAT = re.compile(r"^mp3_(22050|44100)_(32|64|96|128|192)$")
 
 
@@ -126,11 +127,12 @@ def _alignment(value) -> Alignment | None:
 _AUTH_WORDS = ("invalid_api_key", "invalid api key", "unauthorized", "api key")
 _QUOTA_WORDS = ("quota",)
 _RATE_WORDS = ("too_many_concurrent_requests", "system_busy", "rate limit", "too many")
-_INPUT_WORDS = ("invalid_input", "voice_not_found", "voice_settings", "model", "not found")
+_INPUT_WORDS = ("invalid", "voice_not_found", "voice_settings", "model", "not found")
 
 
 def classify_error(code: str, message: str) -> ServiceError:
-    """The one place where the service's words become an error kind."""
+    """The one place where the service's words become an error kind. What is
+    not recognised (an inactivity close, "something went wrong") is retried."""
     said = f"{code} {message}".lower()
     for words, kind in (
         (_AUTH_WORDS, ErrorKind.AUTH),
@@ -140,8 +142,6 @@ def classify_error(code: str, message: str) -> ServiceError:
     ):
         if any(w in said for w in words):
             return ServiceError(kind, _describe(kind, code, message))
-    if "inactivity" in said or "have not received" in said:
-        return ServiceError(ErrorKind.TRANSIENT, _describe(ErrorKind.TRANSIENT, code, message))
     return ServiceError(ErrorKind.TRANSIENT, _describe(ErrorKind.TRANSIENT, code, message))
 
 
