@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -35,10 +34,6 @@ class PoolConfig:
     stall_timeout: float = 30.0
     attempts: int = 10
     backoff_max: float = 20.0
-
-    @property
-    def keepalive_every(self) -> float:
-        return self.settings.inactivity_timeout / 2
 
 
 OnDone = Callable[[Segment, list], Awaitable[None] | None]
@@ -82,10 +77,8 @@ class SessionPool:
                 result = on_done(segment, chunks)
                 if asyncio.iscoroutine(result):
                     await result
-                if session is not None and time.monotonic() - session.last_sent > self._config.keepalive_every:
-                    await session.keepalive()
         finally:
-            if session is not None and session.is_open:
+            if session is not None:
                 await session.close()
 
     async def _run_segment(self, session: Session | None, segment: Segment):

@@ -22,13 +22,17 @@ QUIET_AFTER_UNALIGNED = 2.0  # seconds of silence that end a segment whose audio
 
 
 class Session:
-    def __init__(self, connection: ClientConnection, stall_timeout: float):
+    def __init__(self, connection: ClientConnection, stall_timeout: float, keepalive_every: float):
         self._connection = connection
         self._stall_timeout = stall_timeout
-        self.last_sent = time.monotonic()
+        self._busy = False
+        self._last_sent = time.monotonic()
+        self._keepalive = asyncio.create_task(self._keep_alive(keepalive_every))
 
     @classmethod
     async def open(cls, url: str, headers: dict, settings: codec.StreamSettings, *, stall_timeout: float) -> "Session":
+        """Connect and send the first message. An idle session sends a
+        keep-alive at half the service's inactivity timeout."""
         try:
             connection = await asyncio.wait_for(
                 connect(url, additional_headers=headers, max_size=RECEIVE_LIMIT, open_timeout=None, ping_interval=None),
@@ -38,7 +42,7 @@ class Session:
             raise codec.classify_handshake(exc.response.status_code) from exc
         except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
             raise ServiceError(ErrorKind.TRANSIENT, f"could not connect to the service: {type(exc).__name__}") from exc
-        session = cls(connection, stall_timeout)
+        session = cls(connection, stall_timeout, settings.inactivity_timeout / 2)
         await session._send(codec.init_message(settings))
         return session
 
@@ -46,17 +50,32 @@ class Session:
     def is_open(self) -> bool:
         return self._connection.state is State.OPEN
 
-    async def keepalive(self) -> None:
-        await self._send(codec.KEEPALIVE)
+    async def _keep_alive(self, every: float) -> None:
+        while self.is_open:
+            await asyncio.sleep(max(0.0, self._last_sent + every - time.monotonic()))
+            if not self._busy and self.is_open and time.monotonic() - self._last_sent >= every:
+                try:
+                    await self._send(codec.KEEPALIVE)
+                except ServiceError:
+                    return  # closed: the pool replaces the session before using it again
 
     async def close(self) -> None:
+        self._keepalive.cancel()
         await self._connection.close()
 
     def abort(self) -> None:
         """Drop the connection at once: its buffered audio must never reach another segment."""
+        self._keepalive.cancel()
         self._connection.transport.abort()
 
     async def synthesize(self, text: str) -> list[codec.AudioChunk]:
+        self._busy = True
+        try:
+            return await self._synthesize(text)
+        finally:
+            self._busy = False
+
+    async def _synthesize(self, text: str) -> list[codec.AudioChunk]:
         await self._send(codec.text_message(text, flush=True))
         expected = sum(1 for c in text if not c.isspace())
         chunks: list[codec.AudioChunk] = []
@@ -87,7 +106,7 @@ class Session:
             await self._connection.send(message)
         except ConnectionClosed as exc:
             raise await self._closed_error(exc) from exc
-        self.last_sent = time.monotonic()
+        self._last_sent = time.monotonic()
 
     async def _closed_error(self, closed: ConnectionClosed) -> ServiceError:
         """The service often sends an error frame just before it closes: its
