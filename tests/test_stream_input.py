@@ -81,3 +81,12 @@ def test_sdk_first_message_with_null_voice_settings_is_accepted():
     state = StreamInput()
     assert send(state, text=" ", try_trigger_generation=True, voice_settings=None,
                 generation_config={"chunk_length_schedule": [50]}) == []
+
+
+def test_the_first_generation_after_a_flush_starts_a_stream():
+    state = StreamInput()
+    send(state, text=" ")
+    first = send(state, text="Sentence one is here. " * 20, flush=True)
+    second = send(state, text="Another sentence. " * 20, flush=True)
+    assert [g.starts_stream for g in first] == [True] + [False] * (len(first) - 1)
+    assert second[0].starts_stream and not any(g.starts_stream for g in second[1:])

@@ -163,7 +163,6 @@ class EmbeddedServer:
                 await stream.pending.put(action)
 
     async def _generate_all(self, stream: "_Stream") -> None:
-        first_of_stream = True
         while True:
             action = await stream.pending.get()
             if isinstance(action, EndOfInput):
@@ -176,19 +175,18 @@ class EmbeddedServer:
             if await self._misbehave(stream.connection):
                 return
             speed = float(stream.state.voice_settings.get("speed") or 1.0)
-            message = await self._generate(action, stream.voice, stream.output_format, speed, first_of_stream)
-            first_of_stream = False
+            message = await self._generate(action, stream.voice, stream.output_format, speed)
             await stream.connection.send(message)
             stream.generating = False
 
-    async def _generate(self, action: Generate, voice: str, output_format: str, speed: float, first: bool) -> str:
+    async def _generate(self, action: Generate, voice: str, output_format: str, speed: float) -> str:
         async with self._capacity or contextlib.nullcontext():
             started = time.monotonic()
             loop = asyncio.get_running_loop()
             rendered = await loop.run_in_executor(
                 self._executor, partial(render, action.text, voice=voice, output_format=output_format, speed=speed)
             )
-            await self._pretend(started, rendered.audio_seconds, first)
+            await self._pretend(started, rendered.audio_seconds, action.starts_stream)
             self.stats.generating_seconds += time.monotonic() - started
         self.stats.characters += len(action.text)
         self.stats.audio_seconds += rendered.audio_seconds

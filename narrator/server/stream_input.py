@@ -18,6 +18,7 @@ _SPACE = re.compile(r"\s+")
 @dataclass(frozen=True)
 class Generate:
     text: str
+    starts_stream: bool = False  # the first generation after the start or a flush
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class StreamInput:
                     break
                 cut = len(self._buffer)
             piece, self._buffer = self._buffer[:cut], self._buffer[cut:].lstrip()
-            out.append(Generate(piece))
+            out.append(Generate(piece, starts_stream=self._generations == 0))
             self._generations += 1
         if everything:
             # A flush starts the schedule again, so a segment sent after a flush
