@@ -5,8 +5,8 @@ from __future__ import annotations
 from narrator.model import Book, Segment
 
 MIN_SEGMENT_CHARS = 300
-MAX_SEGMENT_CHARS = 1500
-SEGMENTS_PER_SESSION = 3
+MAX_SEGMENT_CHARS = 1200
+SEGMENTS_PER_SESSION = 8  # the last round leaves sessions idle: more, smaller rounds waste less
 
 
 def segment_size(book: Book, concurrency: int) -> int:

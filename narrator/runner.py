@@ -72,9 +72,10 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookRe
     progress = Progress(stem, sum(len(s.text) for s in segments), enabled=options.progress)
     estimated: set[int] = set()
 
-    def on_done(segment: Segment, chunks) -> None:
-        audio = segment_audio(segment.paragraphs, chunks)
-        store.put(segment.index, audio)
+    async def on_done(segment: Segment, chunks) -> None:
+        # Parsing and the fsynced writes run in a thread: the other sessions keep streaming meanwhile.
+        audio = await asyncio.to_thread(segment_audio, segment.paragraphs, chunks)
+        await asyncio.to_thread(store.put, segment.index, audio)
         if audio.estimated:
             estimated.add(segment.chapter)
         progress.advance(len(segment.text), audio.duration_ms / 1000)
@@ -85,21 +86,18 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookRe
             await pool.run(segments, on_done)
     finally:
         progress.close()
-    result = _assemble(book, stem, store, segments, options.out_dir)
+    mp3, srt, vtt = (options.out_dir / f"{stem}{suffix}" for suffix in (".mp3", ".srt", ".vtt"))
+    timeline = assemble.measure(store, len(segments))
+    assemble.write_book_mp3(store, len(segments), mp3, book)
+    cues = assemble.write_captions(store, len(segments), timeline, srt, vtt)
     store.remove()
-    result.characters_sent, result.retries = pool.stats.characters_sent, pool.stats.retries
-    result.wall_seconds = time.monotonic() - started
-    result.estimated_chapters = [book.chapters[i].title for i in sorted(estimated)]
-    return result
-
-
-def _assemble(book: Book, stem: str, store: SegmentStore, segments: list[Segment], out_dir: Path) -> BookResult:
-    count = len(segments)
-    timeline = assemble.measure(store, count)
-    mp3, srt, vtt = (out_dir / f"{stem}{suffix}" for suffix in (".mp3", ".srt", ".vtt"))
-    assemble.write_book_mp3(store, count, mp3, book)
-    cues = assemble.write_captions(store, count, timeline, srt, vtt)
-    return BookResult(mp3, srt, vtt, count, cues, timeline.duration_ms / 1000, 0, 0, 0.0)
+    return BookResult(
+        mp3, srt, vtt, len(segments), cues, timeline.duration_ms / 1000,
+        characters_sent=pool.stats.characters_sent,
+        retries=pool.stats.retries,
+        wall_seconds=time.monotonic() - started,
+        estimated_chapters=[book.chapters[i].title for i in sorted(estimated)],
+    )
 
 
 @contextlib.asynccontextmanager

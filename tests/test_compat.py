@@ -8,7 +8,6 @@ import base64
 import datetime
 import ipaddress
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -3,7 +3,6 @@ the book comes out whole, every word once, through the faults too."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import miniaudio

@@ -585,3 +585,39 @@ class TestSamples:
         for chapter in read_document(SAMPLES / name).chapters:
             words = sum(len(p.split()) for p in chapter.paragraphs)
             assert low <= words <= high, (chapter.title, words)
+
+
+# --- large documents are parsed in parts -----------------------------------
+
+
+def _big_markdown(chapters: int, extra: str = "") -> str:
+    body = "".join(
+        f"## Chapter {c}\n\nA sentence of chapter {c}, with *emphasis* and a [link](http://x).\n\n"
+        + "Filler prose goes on here, quietly. " * 300 + "\n\n"
+        + "```\n# not a heading, in a fence\n```\n\n"
+        for c in range(chapters)
+    )
+    return "---\ntitle: Big\n---\n\n" + body + extra
+
+
+def test_a_large_document_reads_the_same_in_parts():
+    from narrator.readers import markdown as md
+
+    text = _big_markdown(12)
+    assert len(list(md._parts(text))) > 1
+    whole_parser_book = md.parse_markdown(text, "big.md")
+    original = md._PART_CHARS
+    try:
+        md._PART_CHARS = 10**9  # one part: the reference result
+        assert md.parse_markdown(text, "big.md") == whole_parser_book
+    finally:
+        md._PART_CHARS = original
+    assert whole_parser_book.title == "Big" and len(whole_parser_book.chapters) == 12
+    assert all("not a heading" not in p for c in whole_parser_book.chapters for p in c.paragraphs)
+
+
+def test_definitions_keep_a_large_document_whole():
+    from narrator.readers import markdown as md
+
+    text = _big_markdown(12, "\n[link]: http://example.com\n")
+    assert len(list(md._parts(text))) == 1

@@ -61,14 +61,17 @@ def _line_at(data: bytes, offset: int) -> int:
     return before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
 
 
-def _is_stray_control(char: str) -> bool:
-    return (char < " " or char == "\x7f") and char not in _TEXT_CONTROLS
+# Stray controls, deleted by str.translate: per-character Python loops over a
+# ten-hour book would cost seconds and a list as long as the book.
+_STRAY_CONTROLS = {
+    code: None for code in [*range(0x20), 0x7F] if chr(code) not in _TEXT_CONTROLS
+}
 
 
 def _reject_control_heavy(text: str, source: str) -> None:
     if not text:
         return
-    controls = sum(1 for char in text if _is_stray_control(char))
+    controls = len(text) - len(text.translate(_STRAY_CONTROLS))
     share = controls / len(text)
     if share > _CONTROL_SHARE_LIMIT:
         raise DocumentError(
@@ -84,4 +87,4 @@ def _normalise(text: str) -> str:
     text = text.replace("\f", "\n").replace("\v", "\n")
     # The few remaining stray controls (below the binary limit) are never
     # speakable and can upset a TTS service, so they go.
-    return "".join(char for char in text if not _is_stray_control(char))
+    return text.translate(_STRAY_CONTROLS)

@@ -7,6 +7,7 @@ CommonMark renderer would see them.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
@@ -54,12 +55,16 @@ class Block(NamedTuple):
 
 def parse_markdown(text: str, name: str) -> Book:
     """Markdown to Book; title from front matter, a title h1, or the file name."""
-    tokens = _MD.parse(text)
     found: Counter[str] = Counter()
-    meta = _front_matter(tokens)
-    if meta is not None:
-        found["front matter block"] += 1
-    blocks = list(_walk(tokens, found))
+    meta, blocks = None, []
+    for part in _parts(text):
+        tokens = _MD.parse(part)
+        if meta is None:
+            meta = _front_matter(tokens)
+            if meta is not None:
+                found["front matter block"] += 1
+        blocks += _walk(tokens, found)
+        del tokens  # a part's token tree is the largest thing reading holds
     title_heading = _title_heading(blocks)
     if title_heading is not None:
         blocks = blocks[1:]
@@ -68,6 +73,35 @@ def parse_markdown(text: str, name: str) -> Book:
         title = title_heading.text if title_heading else title_from_name(name)
     sections = _sections(blocks, name)
     return assemble_book(name, title, (meta or {}).get("author"), sections, found)
+
+
+# --- parts ----------------------------------------------------------------
+
+# markdown-it's token tree is about ten times the source: a ten-hour book's
+# would be most of narrator's peak memory. A large document is parsed in
+# parts cut before a top-level ATX heading outside code fences, which no
+# Markdown construct can continue across, unless reference or footnote
+# definitions (which reach across the whole document) are present.
+_PART_CHARS = 50_000
+_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_HEADING = re.compile(r"^#{1,6}(\s|$)")
+
+
+def _parts(text: str) -> Iterator[str]:
+    if len(text) <= _PART_CHARS or _DEFINITION.search(text):
+        yield text
+        return
+    start, position, fence = 0, 0, None
+    for line in text.splitlines(keepends=True):
+        opener = _FENCE.match(line)
+        if opener and (fence is None or opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence)):
+            fence = None if fence else opener.group(1)
+        elif fence is None and position - start >= _PART_CHARS and _HEADING.match(line) and "<!--" not in text[start:position]:
+            yield text[start:position]
+            start = position
+        position += len(line)
+    yield text[start:]
 
 
 # --- front matter ---------------------------------------------------------
