@@ -26,7 +26,7 @@ class Session:
         self._connection = connection
         self._stall_timeout = stall_timeout
         self._busy = False
-        self._last_sent = time.monotonic()
+        self._last_active = time.monotonic()
         self._keepalive = asyncio.create_task(self._keep_alive(keepalive_every))
 
     @classmethod
@@ -52,8 +52,9 @@ class Session:
 
     async def _keep_alive(self, every: float) -> None:
         while self.is_open:
-            await asyncio.sleep(max(0.0, self._last_sent + every - time.monotonic()))
-            if not self._busy and self.is_open and time.monotonic() - self._last_sent >= every:
+            due = self._last_active + every - time.monotonic()
+            await asyncio.sleep(every if self._busy else max(due, 0.05))
+            if not self._busy and self.is_open and time.monotonic() - self._last_active >= every:
                 try:
                     await self._send(codec.KEEPALIVE)
                 except ServiceError:
@@ -74,6 +75,7 @@ class Session:
             return await self._synthesize(text)
         finally:
             self._busy = False
+            self._last_active = time.monotonic()
 
     async def _synthesize(self, text: str) -> list[codec.AudioChunk]:
         await self._send(codec.text_message(text, flush=True))
@@ -106,7 +108,7 @@ class Session:
             await self._connection.send(message)
         except ConnectionClosed as exc:
             raise await self._closed_error(exc) from exc
-        self._last_sent = time.monotonic()
+        self._last_active = time.monotonic()
 
     async def _closed_error(self, closed: ConnectionClosed) -> ServiceError:
         """The service often sends an error frame just before it closes: its
