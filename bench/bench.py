@@ -216,6 +216,21 @@ def startup() -> Usage:
     return _wait(proc, started)
 
 
+def narrate_through_server(book: Path, out_dir: Path, concurrency: int, *serve_options: str):
+    """Start `narrator serve`, narrate through it, stop it whatever happens;
+    returns narrate's usage and figures, and the server's stats and usage."""
+    server = Server(*serve_options)
+    try:
+        usage, figures = narrate(book, out_dir, server.url, concurrency)
+    finally:
+        try:
+            stats, server_usage = server.stop()
+        except BaseException:
+            server.kill()
+            raise
+    return usage, figures, stats, server_usage
+
+
 def _workdir(keep: bool):
     if keep:
         path = Path(tempfile.mkdtemp(prefix="narrator-bench-"))
@@ -243,15 +258,8 @@ def throughput(args) -> dict:
         tmp = Path(tmp)
         book = tmp / "book.md"
         characters = write_book(book, args.minutes * 60, seed=args.seed)
-        server = Server("--ttfb-ms", str(args.ttfb_ms), "--speed", str(args.speed), "--capacity", str(args.capacity))
-        try:
-            usage, figures = narrate(book, tmp / "out", server.url, args.concurrency)
-        finally:
-            try:
-                stats, _ = server.stop()
-            except BaseException:
-                server.kill()
-                raise
+        pretend = ("--ttfb-ms", str(args.ttfb_ms), "--speed", str(args.speed), "--capacity", str(args.capacity))
+        usage, figures, stats, _ = narrate_through_server(book, tmp / "out", args.concurrency, *pretend)
     ideal = stats["generating_seconds"] / args.capacity
     return {
         "mode": "throughput",
@@ -295,15 +303,7 @@ def client(args) -> dict:
             made = time.monotonic()
             characters = write_book(book, hours * 3600, seed=args.seed)
             made = time.monotonic() - made
-            server = Server()
-            try:
-                usage, figures = narrate(book, tmp / "out", server.url, args.concurrency)
-            finally:
-                try:
-                    stats, server_usage = server.stop()
-                except BaseException:
-                    server.kill()
-                    raise
+            usage, figures, stats, server_usage = narrate_through_server(book, tmp / "out", args.concurrency)
         audio_hours = stats["audio_seconds"] / 3600
         rows.append({
             "hours_requested": hours,
