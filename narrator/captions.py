@@ -270,16 +270,21 @@ def vtt_timestamp(ms: int) -> str:
     return _timestamp(ms, ".")
 
 
-def write_srt(cues: Iterable[Cue], out: TextIO) -> int:
-    """Write SubRip cues (1-based, blank line between); return how many."""
+def _write_cues(cues: Iterable[Cue], out: TextIO, block) -> int:
+    """Stream cues through `block(number, cue) -> str`, a blank line between."""
     count = 0
     for count, cue in enumerate(cues, start=1):
         if count > 1:
             out.write("\n")
-        out.write(f"{count}\n")
-        out.write(f"{srt_timestamp(cue.start_ms)} --> {srt_timestamp(cue.end_ms)}\n")
-        out.write(f"{cue.text}\n")
+        out.write(block(count, cue))
     return count
+
+
+def write_srt(cues: Iterable[Cue], out: TextIO) -> int:
+    """Write SubRip cues (1-based, blank line between); return how many."""
+    return _write_cues(cues, out, lambda number, cue: (
+        f"{number}\n{srt_timestamp(cue.start_ms)} --> {srt_timestamp(cue.end_ms)}\n{cue.text}\n"
+    ))
 
 
 def _vtt_text(text: str) -> str:
@@ -291,10 +296,6 @@ def _vtt_text(text: str) -> str:
 def write_vtt(cues: Iterable[Cue], out: TextIO) -> int:
     """Write a WebVTT file (header, blank line between cues); return how many."""
     out.write("WEBVTT\n\n")
-    count = 0
-    for count, cue in enumerate(cues, start=1):
-        if count > 1:
-            out.write("\n")
-        out.write(f"{vtt_timestamp(cue.start_ms)} --> {vtt_timestamp(cue.end_ms)}\n")
-        out.write(f"{_vtt_text(cue.text)}\n")
-    return count
+    return _write_cues(cues, out, lambda _, cue: (
+        f"{vtt_timestamp(cue.start_ms)} --> {vtt_timestamp(cue.end_ms)}\n{_vtt_text(cue.text)}\n"
+    ))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ from narrator.server.app import EmbeddedServer
 from narrator.store import SegmentStore
 from narrator.timeline import segment_audio
 
-log = logging.getLogger("narrator")
 PROVIDERS = ("local", "elevenlabs")
 
 

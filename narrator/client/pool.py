@@ -36,7 +36,7 @@ class PoolConfig:
     backoff_max: float = 20.0
 
 
-OnDone = Callable[[Segment, list], Awaitable[None] | None]
+OnDone = Callable[[Segment, list], Awaitable[None]]
 
 
 @dataclass
@@ -74,9 +74,7 @@ class SessionPool:
             while not queue.empty():
                 segment = queue.get_nowait()
                 session, chunks = await self._run_segment(session, segment)
-                result = on_done(segment, chunks)
-                if asyncio.iscoroutine(result):
-                    await result
+                await on_done(segment, chunks)
         finally:
             if session is not None:
                 await session.close()

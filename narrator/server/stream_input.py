@@ -10,7 +10,8 @@ import json
 import re
 from dataclasses import dataclass
 
-DEFAULT_SCHEDULE = (120, 160, 250, 290)
+from narrator.protocol.elevenlabs import DEFAULT_SCHEDULE
+
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 _SPACE = re.compile(r"\s+")
 
