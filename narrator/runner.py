@@ -79,8 +79,8 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookRe
         progress.advance(len(segment.text), audio.duration_ms / 1000)
 
     try:
-        async with _endpoint(options) as (url, headers, settings):
-            pool = SessionPool(PoolConfig(url, headers, settings, options.concurrency, options.stall_timeout))
+        async with _dialect(options) as dialect:
+            pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout))
             await pool.run(segments, on_done)
     finally:
         progress.close()
@@ -99,7 +99,7 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookRe
 
 
 @contextlib.asynccontextmanager
-async def _endpoint(options: NarrateOptions):
+async def _dialect(options: NarrateOptions):
     """Where to connect: the embedded server started here for `local`, or the
     service named by --endpoint with its key from the environment."""
     if options.provider not in PROVIDERS:
@@ -111,9 +111,9 @@ async def _endpoint(options: NarrateOptions):
     )
     if options.provider == "local":
         async with EmbeddedServer() as server:
-            yield codec.stream_url(server.url, settings), {}, settings
+            yield codec.dialect(server.url, settings, None)
         return
     key = api_key("ELEVENLABS_API_KEY")
     if not key:
         raise ServiceError(ErrorKind.AUTH, "ELEVENLABS_API_KEY is not set (environment or .env): set it to use --provider elevenlabs")
-    yield codec.stream_url(options.endpoint or codec.DEFAULT_ENDPOINT, settings), codec.auth_headers(key), settings
+    yield codec.dialect(options.endpoint or codec.DEFAULT_ENDPOINT, settings, key)

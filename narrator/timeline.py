@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from narrator.errors import AudioError
 from narrator.mp3 import FrameReader
-from narrator.protocol.elevenlabs import AudioChunk
+from narrator.protocol.events import AudioChunk
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,14 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from narrator.client.session import Session
 from narrator.errors import ServiceError, is_retryable
 from narrator.model import Segment
-from narrator.protocol import elevenlabs as codec
+from narrator.protocol.events import Dialect
 
 log = logging.getLogger("narrator.pool")
 
 
 @dataclass(frozen=True)
 class PoolConfig:
-    url: str
-    headers: dict
-    settings: codec.StreamSettings
+    dialect: Dialect
     concurrency: int = 4
     stall_timeout: float = 30.0
     attempts: int = 10
@@ -103,7 +101,7 @@ class SessionPool:
     async def _open(self) -> Session:
         config = self._config
         self.stats.connections += 1
-        return await Session.open(config.url, config.headers, config.settings, stall_timeout=config.stall_timeout)
+        return await Session.open(config.dialect, stall_timeout=config.stall_timeout)
 
     def _note_retry(self, segment: Segment):
         def note(state) -> None:

@@ -1,8 +1,9 @@
-"""One long-lived `stream-input` connection: the thin I/O around the codec.
+"""One long-lived service connection: the thin I/O around a codec's Dialect.
 
-It connects, sends a segment with a flush, and gathers audio until the
-alignment covers every character sent. Every failure leaves here as a
-classified ServiceError; what to do about it is the pool's business.
+It connects, sends a segment ending with a flush, and gathers audio until
+the service says the flush is complete, or the alignment covers every
+character sent. Every failure leaves here as a classified ServiceError;
+what to do about it is the pool's business.
 """
 
 from __future__ import annotations
@@ -15,35 +16,38 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.protocol import State
 
 from narrator.errors import ErrorKind, ServiceError
-from narrator.protocol import elevenlabs as codec
+from narrator.protocol.events import AudioChunk, Dialect, Final
 
 RECEIVE_LIMIT = 16 * 2**20  # real responses with long alignments exceed websockets' 1 MiB default
 QUIET_AFTER_UNALIGNED = 2.0  # seconds of silence that end a segment whose audio came without alignment
 
 
 class Session:
-    def __init__(self, connection: ClientConnection, stall_timeout: float, keepalive_every: float):
+    def __init__(self, connection: ClientConnection, dialect: Dialect, stall_timeout: float):
         self._connection = connection
+        self._dialect = dialect
         self._stall_timeout = stall_timeout
         self._busy = False
         self._last_active = time.monotonic()
-        self._keepalive = asyncio.create_task(self._keep_alive(keepalive_every))
+        self._keepalive = asyncio.create_task(self._keep_alive(dialect.keepalive_every))
 
     @classmethod
-    async def open(cls, url: str, headers: dict, settings: codec.StreamSettings, *, stall_timeout: float) -> "Session":
-        """Connect and send the first message. An idle session sends a
-        keep-alive at half the service's inactivity timeout."""
+    async def open(cls, dialect: Dialect, *, stall_timeout: float) -> "Session":
+        """Connect and send the opening messages. An idle session sends the
+        dialect's keep-alive well within the service's inactivity limit."""
         try:
             connection = await asyncio.wait_for(
-                connect(url, additional_headers=headers, max_size=RECEIVE_LIMIT, open_timeout=None, ping_interval=None),
+                connect(dialect.url, additional_headers=dialect.headers, max_size=RECEIVE_LIMIT,
+                        open_timeout=None, ping_interval=None),
                 stall_timeout,
             )
         except InvalidStatus as exc:
-            raise codec.classify_handshake(exc.response.status_code) from exc
+            raise dialect.classify_handshake(exc.response.status_code) from exc
         except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
             raise ServiceError(ErrorKind.TRANSIENT, f"could not connect to the service: {type(exc).__name__}") from exc
-        session = cls(connection, stall_timeout, settings.inactivity_timeout / 2)
-        await session._send(codec.init_message(settings))
+        session = cls(connection, dialect, stall_timeout)
+        for message in dialect.opening:
+            await session._send(message)
         return session
 
     @property
@@ -56,7 +60,7 @@ class Session:
             await asyncio.sleep(every if self._busy else max(due, 0.05))
             if not self._busy and self.is_open and time.monotonic() - self._last_active >= every:
                 try:
-                    await self._send(codec.KEEPALIVE)
+                    await self._send(self._dialect.keepalive)
                 except ServiceError:
                     return  # closed: the pool replaces the session before using it again
 
@@ -69,7 +73,7 @@ class Session:
         self._keepalive.cancel()
         self._connection.transport.abort()
 
-    async def synthesize(self, text: str) -> list[codec.AudioChunk]:
+    async def synthesize(self, text: str) -> list[AudioChunk]:
         self._busy = True
         try:
             return await self._synthesize(text)
@@ -77,29 +81,31 @@ class Session:
             self._busy = False
             self._last_active = time.monotonic()
 
-    async def _synthesize(self, text: str) -> list[codec.AudioChunk]:
-        await self._send(codec.text_message(text, flush=True))
+    async def _synthesize(self, text: str) -> list[AudioChunk]:
+        for message in self._dialect.segment_messages(text):
+            await self._send(message)
         expected = sum(1 for c in text if not c.isspace())
-        chunks: list[codec.AudioChunk] = []
+        chunks: list[AudioChunk] = []
         covered, unaligned = 0, False
-        while covered < expected:
-            wait = QUIET_AFTER_UNALIGNED if unaligned else self._stall_timeout
+        while covered < expected or self._dialect.ends_segments:
+            quiet_ends = unaligned and not self._dialect.ends_segments
+            wait = QUIET_AFTER_UNALIGNED if quiet_ends else self._stall_timeout
             try:
                 frame = await asyncio.wait_for(self._connection.recv(), wait)
             except asyncio.TimeoutError:
-                if unaligned:
+                if quiet_ends:
                     return chunks  # audio came without alignment and has stopped: take it
                 raise ServiceError(ErrorKind.TRANSIENT, f"the stream stalled: nothing for {wait:g} s") from None
             except ConnectionClosed as exc:
                 raise await self._closed_error(exc) from exc
-            event = codec.parse_frame(frame)
-            if isinstance(event, codec.AudioChunk):
+            event = self._dialect.parse_frame(frame)
+            if isinstance(event, AudioChunk):
                 chunks.append(event)
                 if event.alignment is None:
                     unaligned = True
                 else:
                     covered += sum(1 for c in event.alignment.chars if not c.isspace())
-            elif isinstance(event, codec.Final):
+            elif isinstance(event, Final):
                 break
         return chunks
 
@@ -115,9 +121,9 @@ class Session:
         own error code says more than the close reason, so read it first."""
         try:
             async for frame in self._connection:
-                codec.parse_frame(frame)
+                self._dialect.parse_frame(frame)
         except ServiceError as error:
             return error
         except ConnectionClosed:
             pass
-        return codec.classify_close(closed.rcvd.code if closed.rcvd else None, closed.rcvd.reason if closed.rcvd else "")
+        return self._dialect.classify_close(closed.rcvd.code if closed.rcvd else None, closed.rcvd.reason if closed.rcvd else "")

@@ -15,29 +15,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.protocol.events import Alignment, AudioChunk, Dialect, Event, Final
+
+__all__ = ["Alignment", "AudioChunk", "Final", "StreamSettings", "dialect", "parse_frame"]
 
 DEFAULT_ENDPOINT = "wss://api.elevenlabs.io"
 DEFAULT_SCHEDULE = (120, 160, 250, 290)
 MP3_FORMATS = ("mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128", "mp3_44100_192")
 MP3_FORMAT = re.compile(r"^mp3_(22050|44100)_(32|64|96|128|192)$")
-
-
-@dataclass(frozen=True)
-class Alignment:
-    chars: tuple[str, ...]
-    starts_ms: tuple[int, ...]
-    durations_ms: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class AudioChunk:
-    audio: bytes
-    alignment: Alignment | None
-
-
-@dataclass(frozen=True)
-class Final:
-    pass
 
 
 @dataclass(frozen=True)
@@ -88,7 +73,23 @@ KEEPALIVE = json.dumps({"text": " "})
 END_OF_INPUT = json.dumps({"text": ""})
 
 
-def parse_frame(raw: str | bytes) -> AudioChunk | Final | None:
+def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> Dialect:
+    return Dialect(
+        name="elevenlabs",
+        url=stream_url(endpoint, settings),
+        headers=auth_headers(api_key),
+        opening=(init_message(settings),),
+        segment_messages=lambda text: [text_message(text, flush=True)],
+        keepalive=KEEPALIVE,
+        keepalive_every=settings.inactivity_timeout / 2,
+        parse_frame=parse_frame,
+        classify_close=classify_close,
+        classify_handshake=classify_handshake,
+        ends_segments=False,  # a flush has no end marker: the alignment covering the text ends a segment
+    )
+
+
+def parse_frame(raw: str | bytes) -> Event:
     """One server frame: an audio chunk, the final message, or None for a frame
     with neither (alignment-only keep-alives). Errors are raised, classified."""
     try:

@@ -1,0 +1,54 @@
+"""What every service's codec speaks to the session: the events a frame
+means, and the `Dialect` a session needs to drive one service.
+
+A session knows nothing of any one service: it sends the dialect's opening
+messages, the messages for a segment, a keep-alive while idle, and turns
+each received frame into an event with the dialect's parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from narrator.errors import ServiceError
+
+
+@dataclass(frozen=True)
+class Alignment:
+    chars: tuple[str, ...]
+    starts_ms: tuple[int, ...]
+    durations_ms: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    audio: bytes
+    alignment: Alignment | None
+
+
+@dataclass(frozen=True)
+class Final:
+    """No more audio follows for what was sent: the end of a stream, or
+    (Sarvam's completion event) the end of a flush."""
+
+
+Event = AudioChunk | Final | None
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One service's protocol as the session needs it. Built by each codec's
+    `dialect()`; pure values and functions, no I/O."""
+
+    name: str
+    url: str
+    headers: dict[str, str]
+    opening: tuple[str, ...]  # sent once, right after connecting
+    segment_messages: Callable[[str], list[str]]  # one segment's text, ending with a flush
+    keepalive: str
+    keepalive_every: float  # seconds of idleness before a keep-alive is sent
+    parse_frame: Callable[[str | bytes], Event]  # raises a classified ServiceError
+    classify_close: Callable[[int | None, str], ServiceError]
+    classify_handshake: Callable[[int], ServiceError]
+    ends_segments: bool  # the service says when a flush's audio is complete (a Final per segment)
