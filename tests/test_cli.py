@@ -77,9 +77,39 @@ def test_key_from_dotenv_is_used_and_never_printed(tmp_path):
     assert "could not connect" in done.stderr
 
 
+@pytest.mark.parametrize("option, value, says", [
+    ("--speed", "1.5", "from 0.7 to 1.2"),
+    ("--stability", "-0.2", "from 0 to 1"),
+    ("--seed", "4294967296", "from 0 to 4294967295"),
+    ("--chunk-schedule", "120,40", "from 50 to 500"),
+    ("--inactivity-timeout", "300", "from 1 to 180 seconds"),
+    ("--language", "English", "ISO 639-1"),
+    ("--pronunciation-dictionary", "dict/1", "ID[:VERSION]"),
+])
+def test_a_setting_out_of_range_is_one_config_line_before_connecting(tmp_path, option, value, says):
+    # Nothing listens on port 9: had it tried to connect, this would be exit 5, "could not connect".
+    done = narrator("narrate", SAMPLES / "short-note.md", "--provider", "elevenlabs", "--endpoint", "ws://127.0.0.1:9",
+                    option, value, "-o", tmp_path / "out", env={"ELEVENLABS_API_KEY": "sk-test"})
+    assert done.returncode == 3, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"narrator: error: {option} ") and value in line and says in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_region_and_endpoint_together_is_one_line(tmp_path):
+    done = narrator("narrate", SAMPLES / "short-note.md", "--provider", "elevenlabs", "--region", "eu",
+                    "--endpoint", "ws://127.0.0.1:9", "-o", tmp_path / "out", env={"ELEVENLABS_API_KEY": "sk-test"})
+    assert done.returncode == 3
+    assert done.stderr.splitlines() == [
+        "narrator: error: --region and --endpoint both say where to connect: give only one of them"]
+
+
 def test_bad_options_exit_2(tmp_path):
     assert narrator("narrate", SAMPLES / "short-note.md", "--format", "wav").returncode == 2
     assert narrator("narrate", SAMPLES / "short-note.md", "--concurrency", "0").returncode == 2
+    assert narrator("narrate", SAMPLES / "short-note.md", "--speed", "fast").returncode == 2
+    assert narrator("narrate", SAMPLES / "short-note.md", "--chunk-schedule", "120,x").returncode == 2
+    assert narrator("narrate", SAMPLES / "short-note.md", "--region", "mars").returncode == 2
     assert narrator("serve", "--faults", "explode=1").returncode == 3
 
 

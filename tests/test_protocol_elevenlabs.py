@@ -2,6 +2,7 @@
 
 import base64
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -23,8 +24,63 @@ def test_url_rejects_non_websocket_endpoints(endpoint):
         codec.stream_url(endpoint, codec.StreamSettings())
 
 
+def query(settings):
+    return {k: v[-1] for k, v in parse_qs(urlsplit(codec.stream_url("wss://h", settings)).query).items()}
+
+
+def test_url_sends_only_the_options_that_are_set():
+    assert query(codec.StreamSettings()) == {"output_format": "mp3_44100_128", "inactivity_timeout": "20"}
+
+
+@pytest.mark.parametrize("field, value, sent", [
+    ("model", "eleven_flash_v2_5", ("model_id", "eleven_flash_v2_5")),
+    ("output_format", "mp3_22050_32", ("output_format", "mp3_22050_32")),
+    ("inactivity_timeout", 180, ("inactivity_timeout", "180")),
+    ("language_code", "hi", ("language_code", "hi")),
+    ("seed", 4294967295, ("seed", "4294967295")),
+    ("seed", 0, ("seed", "0")),
+    ("apply_text_normalization", "off", ("apply_text_normalization", "off")),
+    ("enable_ssml_parsing", True, ("enable_ssml_parsing", "true")),
+    ("enable_ssml_parsing", False, ("enable_ssml_parsing", "false")),
+])
+def test_url_carries_each_option(field, value, sent):
+    name, text = sent
+    assert query(codec.StreamSettings(**{field: value}))[name] == text
+
+
+def test_existing_query_order_is_kept_so_finished_work_is_still_found():
+    url = codec.stream_url("wss://h", codec.StreamSettings(model="m", seed=7))
+    assert url.endswith("?output_format=mp3_44100_128&inactivity_timeout=20&model_id=m&seed=7")
+
+
+def test_regions_are_websocket_bases():
+    assert set(codec.REGIONS) == {"us", "eu", "in", "sg"}
+    for base in codec.REGIONS.values():
+        assert codec.stream_url(base, codec.StreamSettings()).startswith(base + "/v1/text-to-speech/")
+
+
+def first_message(**settings):
+    return json.loads(codec.init_message(codec.StreamSettings(**settings)))
+
+
+def test_first_message_sends_only_the_voice_settings_that_are_set():
+    assert "voice_settings" not in first_message()
+    assert "pronunciation_dictionary_locators" not in first_message()
+    every = codec.VoiceSettings(stability=0.3, similarity_boost=0.9, style=0.0, use_speaker_boost=False, speed=1.2)
+    assert first_message(voice_settings=every)["voice_settings"] == {
+        "stability": 0.3, "similarity_boost": 0.9, "style": 0.0, "use_speaker_boost": False, "speed": 1.2}
+    assert first_message(voice_settings=codec.VoiceSettings(speed=0.7))["voice_settings"] == {"speed": 0.7}
+
+
+def test_first_message_carries_the_schedule_and_dictionaries():
+    first = first_message(chunk_length_schedule=(50, 500), pronunciation_dictionary_locators=(("d1", "v1"), ("d2", None)))
+    assert first["generation_config"] == {"chunk_length_schedule": [50, 500]}
+    assert first["pronunciation_dictionary_locators"] == [
+        {"pronunciation_dictionary_id": "d1", "version_id": "v1"}, {"pronunciation_dictionary_id": "d2"}]
+
+
 def test_key_goes_in_the_header_never_in_messages():
-    settings = codec.StreamSettings(voice_settings={"stability": 0.5})
+    settings = codec.StreamSettings(voice_settings=codec.VoiceSettings(stability=0.5))
     assert codec.auth_headers("sk-secret") == {"xi-api-key": "sk-secret"}
     first = json.loads(codec.init_message(settings))
     assert first["text"] == " " and first["voice_settings"] == {"stability": 0.5}
@@ -95,3 +151,67 @@ def test_auth_and_quota_stop_while_drops_retry():
                                           (503, ErrorKind.TRANSIENT), (404, ErrorKind.INPUT)])
 def test_handshake_statuses(status, kind):
     assert codec.classify_handshake(status).kind is kind
+
+
+def voice(**values):
+    return codec.StreamSettings(voice_settings=codec.VoiceSettings(**values))
+
+
+# Each bound, just inside and just outside; the message names the option as typed and the range.
+INSIDE = [
+    codec.StreamSettings(), voice(stability=0), voice(stability=1), voice(similarity_boost=0), voice(similarity_boost=1),
+    voice(style=0), voice(style=1.0), voice(speed=0.7), voice(speed=1.2), voice(use_speaker_boost=True),
+    codec.StreamSettings(seed=0), codec.StreamSettings(seed=4294967295),
+    codec.StreamSettings(inactivity_timeout=1), codec.StreamSettings(inactivity_timeout=180),
+    codec.StreamSettings(chunk_length_schedule=(50,)), codec.StreamSettings(chunk_length_schedule=(500, 50, 120)),
+    codec.StreamSettings(language_code="en"), codec.StreamSettings(language_code="fil"),
+    codec.StreamSettings(apply_text_normalization="auto"), codec.StreamSettings(apply_text_normalization="off"),
+    codec.StreamSettings(enable_ssml_parsing=False),
+    codec.StreamSettings(pronunciation_dictionary_locators=(("a", "1"), ("b", None), ("c", "x.2"))),
+    codec.StreamSettings(voice="JBFqnCBsd6RMkjVDRZzb", model="eleven_multilingual_v2", output_format="mp3_22050_32"),
+]
+
+OUTSIDE = [
+    (voice(stability=-0.01), "--stability -0.01", "from 0 to 1"),
+    (voice(stability=1.01), "--stability 1.01", "from 0 to 1"),
+    (voice(similarity_boost=-1), "--similarity-boost -1", "from 0 to 1"),
+    (voice(similarity_boost=1.5), "--similarity-boost 1.5", "from 0 to 1"),
+    (voice(style=-0.1), "--style -0.1", "from 0 to 1"),
+    (voice(style=2), "--style 2", "from 0 to 1"),
+    (voice(speed=0.69), "--speed 0.69", "from 0.7 to 1.2"),
+    (voice(speed=1.21), "--speed 1.21", "from 0.7 to 1.2"),
+    (voice(speed=float("nan")), "--speed nan", "from 0.7 to 1.2"),
+    (codec.StreamSettings(seed=-1), "--seed -1", "from 0 to 4294967295"),
+    (codec.StreamSettings(seed=4294967296), "--seed 4294967296", "from 0 to 4294967295"),
+    (codec.StreamSettings(seed=1.5), "--seed 1.5", "whole number"),
+    (codec.StreamSettings(inactivity_timeout=0), "--inactivity-timeout 0", "from 1 to 180 seconds"),
+    (codec.StreamSettings(inactivity_timeout=181), "--inactivity-timeout 181", "from 1 to 180 seconds"),
+    (codec.StreamSettings(chunk_length_schedule=(49,)), "--chunk-schedule 49", "from 50 to 500"),
+    (codec.StreamSettings(chunk_length_schedule=(120, 501)), "--chunk-schedule 120,501", "from 50 to 500"),
+    (codec.StreamSettings(chunk_length_schedule=()), "--chunk-schedule (empty)", "from 50 to 500"),
+    (codec.StreamSettings(language_code="english"), "--language 'english'", "ISO 639-1"),
+    (codec.StreamSettings(language_code="EN"), "--language 'EN'", "ISO 639-1"),
+    (codec.StreamSettings(apply_text_normalization="always"), "--text-normalization 'always'", "auto, on, off"),
+    (codec.StreamSettings(output_format="pcm_16000"), "--format 'pcm_16000'", "mp3_22050_32"),
+    (codec.StreamSettings(voice="../admin"), "--voice '../admin'", "letters, digits"),
+    (codec.StreamSettings(voice=""), "--voice ''", "letters, digits"),
+    (codec.StreamSettings(model="a model"), "--model 'a model'", "letters, digits"),
+    (codec.StreamSettings(pronunciation_dictionary_locators=(("", None),)), "--pronunciation-dictionary ''", "ID[:VERSION]"),
+    (codec.StreamSettings(pronunciation_dictionary_locators=(("a", "b:c"),)), "--pronunciation-dictionary 'a:b:c'",
+     "ID[:VERSION]"),
+    (codec.StreamSettings(pronunciation_dictionary_locators=(("a", None),) * 4), "--pronunciation-dictionary is given 4",
+     "at most 3"),
+]
+
+
+@pytest.mark.parametrize("settings", INSIDE)
+def test_validate_accepts_every_bound(settings):
+    assert codec.validate(settings) is settings
+
+
+@pytest.mark.parametrize("settings, names, says", OUTSIDE)
+def test_validate_names_the_option_the_value_and_the_range(settings, names, says):
+    with pytest.raises(ConfigError) as caught:
+        codec.validate(settings)
+    message = str(caught.value)
+    assert message.startswith(names) and says in message and "\n" not in message

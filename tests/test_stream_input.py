@@ -2,7 +2,9 @@
 
 import json
 
-from narrator.server.stream_input import EndOfInput, Generate, Reject, StreamInput
+import pytest
+
+from narrator.server.stream_input import EndOfInput, Generate, Reject, StreamInput, check_query
 
 
 def send(state, **message):
@@ -90,3 +92,77 @@ def test_the_first_generation_after_a_flush_starts_a_stream():
     second = send(state, text="Another sentence. " * 20, flush=True)
     assert [g.starts_stream for g in first] == [True] + [False] * (len(first) - 1)
     assert second[0].starts_stream and not any(g.starts_stream for g in second[1:])
+
+
+@pytest.mark.parametrize("query", [
+    {},
+    {"seed": "0", "apply_text_normalization": "auto", "enable_ssml_parsing": "false", "language_code": "en"},
+    {"seed": "4294967295", "apply_text_normalization": "off", "enable_ssml_parsing": "True", "language_code": "FIL"},
+    {"output_format": "mp3_8000_8", "inactivity_timeout": "999"},  # judged where they are used
+])
+def test_good_query_parameters_pass(query):
+    assert check_query(query) is None
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("seed", "-1", "between 0 and 4294967295"),
+    ("seed", "4294967296", "between 0 and 4294967295"),
+    ("seed", "1.5", "integer"),
+    ("seed", "", "integer"),
+    ("apply_text_normalization", "always", "auto, on, off"),
+    ("enable_ssml_parsing", "yes", "true or false"),
+    ("language_code", "english", "ISO 639-1"),
+    ("language_code", "e1", "ISO 639-1"),
+])
+def test_bad_query_parameters_are_invalid_input(name, value, says):
+    reject = check_query({"seed": "7", name: value})
+    assert reject.error == "invalid_input_message"
+    assert reject.message.startswith(name) and says in reject.message and repr(value) in reject.message
+
+
+def first(**message):
+    return send(StreamInput(), text=" ", **message)
+
+
+def test_every_voice_setting_at_its_bounds_is_accepted():
+    assert first(voice_settings={"stability": 0, "similarity_boost": 1, "style": 1.0, "speed": 0.7,
+                                 "use_speaker_boost": True}) == []
+    assert first(voice_settings={"stability": 1, "similarity_boost": 0.0, "style": 0, "speed": 1.2,
+                                 "use_speaker_boost": None}) == []
+
+
+@pytest.mark.parametrize("settings, field", [
+    ({"stability": -0.1}, "voice_settings.stability"),
+    ({"stability": 1.1}, "voice_settings.stability"),
+    ({"similarity_boost": 2}, "voice_settings.similarity_boost"),
+    ({"style": -1}, "voice_settings.style"),
+    ({"speed": 0.5}, "voice_settings.speed"),
+    ({"speed": 1.3}, "voice_settings.speed"),
+    ({"speed": "fast"}, "voice_settings.speed"),
+    ({"speed": True}, "voice_settings.speed"),
+    ({"use_speaker_boost": "yes"}, "voice_settings.use_speaker_boost"),
+    ("loud", "voice_settings"),
+])
+def test_voice_settings_out_of_range_are_rejected_naming_the_field(settings, field):
+    (reject,) = first(voice_settings=settings)
+    assert reject.error == "invalid_input_message" and reject.message.startswith(field + " must be")
+
+
+def test_pronunciation_dictionaries_are_accepted_in_the_first_message():
+    assert first(pronunciation_dictionary_locators=[
+        {"pronunciation_dictionary_id": "d1", "version_id": "v1"},
+        {"pronunciation_dictionary_id": "d2"},  # the latest version
+    ]) == []
+
+
+@pytest.mark.parametrize("locators", [
+    {"pronunciation_dictionary_id": "d1", "version_id": "v1"},
+    ["d1"],
+    [{"version_id": "v1"}],
+    [{"pronunciation_dictionary_id": 5, "version_id": "v1"}],
+    [{"pronunciation_dictionary_id": "d1", "version_id": 2}],
+    [{"pronunciation_dictionary_id": "d", "version_id": "v"}] * 4,
+])
+def test_malformed_pronunciation_dictionaries_are_rejected(locators):
+    (reject,) = first(pronunciation_dictionary_locators=locators)
+    assert reject.error == "invalid_input_message" and reject.message.startswith("pronunciation_dictionary_locators")

@@ -11,41 +11,157 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from urllib.parse import urlencode, urlsplit
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError
 from narrator.protocol.events import Alignment, AudioChunk, Dialect, Event, Final
 
-__all__ = ["Alignment", "AudioChunk", "Final", "StreamSettings", "dialect", "parse_frame"]
+__all__ = ["Alignment", "AudioChunk", "Final", "StreamSettings", "VoiceSettings", "dialect", "parse_frame", "validate"]
 
 DEFAULT_ENDPOINT = "wss://api.elevenlabs.io"
+# Data residency: the same API, served and stored in one region.
+REGIONS = {
+    "us": "wss://api.us.elevenlabs.io",
+    "eu": "wss://api.eu.residency.elevenlabs.io",
+    "in": "wss://api.in.residency.elevenlabs.io",
+    "sg": "wss://api.sg.residency.elevenlabs.io",
+}
 DEFAULT_SCHEDULE = (120, 160, 250, 290)
 MP3_FORMATS = ("mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128", "mp3_44100_192")
 MP3_FORMAT = re.compile(r"^mp3_(22050|44100)_(32|64|96|128|192)$")
 
+# The service's documented bounds, shared with the embedded server.
+SCHEDULE_RANGE = (50, 500)
+INACTIVITY_RANGE = (1, 180)
+SEED_RANGE = (0, 4294967295)
+TEXT_NORMALIZATION = ("auto", "on", "off")
+VOICE_SETTING_RANGES = {"stability": (0, 1), "similarity_boost": (0, 1), "style": (0, 1), "speed": (0.7, 1.2)}
+MAX_DICTIONARIES = 3
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")  # ISO 639-1, and the few 639-3 codes some models take
+# Ids go into the URL's path or a JSON string: letters, digits and a little punctuation, never a slash.
+_ID = re.compile(r"^[A-Za-z0-9._+-]+$")
+_ID_CHARS = "letters, digits, '-', '_', '.' or '+'"
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """Only what the user set is sent: the service keeps the voice's own value for the rest."""
+
+    stability: float | None = None
+    similarity_boost: float | None = None
+    style: float | None = None
+    use_speaker_boost: bool | None = None
+    speed: float | None = None
+
+    def message(self) -> dict:
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
 
 @dataclass(frozen=True)
 class StreamSettings:
-    """Everything that goes into the URL and the first message."""
+    """Everything that goes into the URL and the first message. None (or
+    empty) leaves an option out, so the service's default applies."""
 
     voice: str = "en-us"
     model: str | None = None
     output_format: str = "mp3_44100_128"
     inactivity_timeout: int = 20
-    voice_settings: dict | None = None
+    language_code: str | None = None
+    seed: int | None = None
+    apply_text_normalization: str | None = None
+    enable_ssml_parsing: bool | None = None
+    voice_settings: VoiceSettings = VoiceSettings()
     chunk_length_schedule: tuple[int, ...] = DEFAULT_SCHEDULE
-    extra_query: dict = field(default_factory=dict)
+    # (dictionary id, version id or None for the latest version), applied in order
+    pronunciation_dictionary_locators: tuple[tuple[str, str | None], ...] = ()
+
+
+def validate(settings: StreamSettings) -> StreamSettings:
+    """The settings unchanged, or a ConfigError naming the first bad one as
+    it is spelled on the command line, with what would be accepted."""
+    for problem in _problems(settings):
+        if problem:
+            raise ConfigError(problem)
+    return settings
+
+
+def _problems(s: StreamSettings):
+    """One message or None per setting; a setting left at None is not sent, so it is never wrong."""
+    yield _id_problem("--voice", s.voice)
+    yield _id_problem("--model", s.model)
+    yield _choice_problem("--format", s.output_format, MP3_FORMATS)
+    yield _range_problem("--inactivity-timeout", s.inactivity_timeout, INACTIVITY_RANGE, whole=True, unit=" seconds")
+    yield _language_problem(s.language_code)
+    yield _range_problem("--seed", s.seed, SEED_RANGE, whole=True)
+    yield _choice_problem("--text-normalization", s.apply_text_normalization, TEXT_NORMALIZATION)
+    for name, bounds in VOICE_SETTING_RANGES.items():
+        yield _range_problem("--" + name.replace("_", "-"), getattr(s.voice_settings, name), bounds)
+    yield _schedule_problem(s.chunk_length_schedule)
+    yield _dictionaries_problem(s.pronunciation_dictionary_locators)
+
+
+def _range_problem(option: str, value, bounds, *, whole: bool = False, unit: str = "") -> str | None:
+    low, high = bounds
+    # bool is an int to Python but never a number to the user; NaN fails both comparisons.
+    number = isinstance(value, int) if whole else isinstance(value, (int, float))
+    if value is None or (number and not isinstance(value, bool) and low <= value <= high):
+        return None
+    kind = "a whole number" if whole else "a number"
+    return f"{option} {value} is out of range: give {kind} from {low} to {high}{unit}"
+
+
+def _choice_problem(option: str, value: str | None, choices: tuple[str, ...]) -> str | None:
+    if value is None or value in choices:
+        return None
+    return f"{option} {value!r} is not one of {', '.join(choices)}"
+
+
+def _language_problem(code: str | None) -> str | None:
+    if code is None or LANGUAGE_CODE.match(code):
+        return None
+    return f"--language {code!r} is not a language code: give an ISO 639-1 code such as en, de or hi"
+
+
+def _schedule_problem(schedule: tuple[int, ...]) -> str | None:
+    low, high = SCHEDULE_RANGE
+    if schedule and all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in schedule):
+        return None
+    given = ",".join(map(str, schedule)) or "(empty)"
+    return f"--chunk-schedule {given} is out of range: give characters from {low} to {high} each, e.g. 120,160,250,290"
+
+
+def _dictionaries_problem(locators) -> str | None:
+    if len(locators) > MAX_DICTIONARIES:
+        return f"--pronunciation-dictionary is given {len(locators)} times: the service takes at most {MAX_DICTIONARIES}"
+    for dictionary, version in locators:
+        if not _ID.match(dictionary) or (version is not None and not _ID.match(version)):
+            given = dictionary if version is None else f"{dictionary}:{version}"
+            return f"--pronunciation-dictionary {given!r} is not ID[:VERSION] ({_ID_CHARS})"
+    return None
+
+
+def _id_problem(option: str, value: str | None) -> str | None:
+    if value is None or _ID.match(value):
+        return None
+    return f"{option} {value!r} is not an id: use {_ID_CHARS}"
 
 
 def stream_url(endpoint: str, settings: StreamSettings) -> str:
     parts = urlsplit(endpoint)
     if parts.scheme not in ("ws", "wss") or not parts.netloc:
         raise ConfigError(f"endpoint {endpoint!r} is not a ws:// or wss:// URL; give e.g. wss://api.elevenlabs.io")
+    # output_format, inactivity_timeout and model_id keep the order they always had: the query is
+    # part of each finished segment's key, so work kept by an earlier run is still found.
     query = {"output_format": settings.output_format, "inactivity_timeout": settings.inactivity_timeout}
-    if settings.model:
-        query["model_id"] = settings.model
-    query.update(settings.extra_query)
+    optional = {
+        "model_id": settings.model,
+        "language_code": settings.language_code,
+        "seed": settings.seed,
+        "apply_text_normalization": settings.apply_text_normalization,
+        "enable_ssml_parsing": None if settings.enable_ssml_parsing is None else str(settings.enable_ssml_parsing).lower(),
+    }
+    query.update((name, value) for name, value in optional.items() if value is not None)
     base = endpoint.rstrip("/")
     return f"{base}/v1/text-to-speech/{settings.voice}/stream-input?{urlencode(query)}"
 
@@ -59,9 +175,19 @@ def init_message(settings: StreamSettings) -> str:
         "text": " ",
         "generation_config": {"chunk_length_schedule": list(settings.chunk_length_schedule)},
     }
-    if settings.voice_settings:
-        message["voice_settings"] = settings.voice_settings
+    voice_settings = settings.voice_settings.message()
+    if voice_settings:
+        message["voice_settings"] = voice_settings
+    if settings.pronunciation_dictionary_locators:
+        message["pronunciation_dictionary_locators"] = [
+            _locator(dictionary, version) for dictionary, version in settings.pronunciation_dictionary_locators
+        ]
     return json.dumps(message)
+
+
+def _locator(dictionary: str, version: str | None) -> dict:
+    # Without a version the service applies the dictionary's latest one.
+    return {"pronunciation_dictionary_id": dictionary} | ({"version_id": version} if version else {})
 
 
 def text_message(text: str, *, flush: bool) -> str:

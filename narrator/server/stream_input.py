@@ -2,6 +2,7 @@
 
 Messages in, actions out: text to generate (cut by the chunk length
 schedule), an error to send before closing 1008, or the end of input.
+`check_query` judges the connection's query parameters the same way.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ import json
 import re
 from dataclasses import dataclass
 
-from narrator.protocol.elevenlabs import DEFAULT_SCHEDULE
+from narrator.protocol.elevenlabs import (
+    DEFAULT_SCHEDULE,
+    LANGUAGE_CODE,
+    MAX_DICTIONARIES,
+    SCHEDULE_RANGE,
+    SEED_RANGE,
+    TEXT_NORMALIZATION,
+    VOICE_SETTING_RANGES,
+)
 
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 _SPACE = re.compile(r"\s+")
@@ -36,6 +45,39 @@ class EndOfInput:
     pass
 
 
+def _invalid(message: str) -> Reject:
+    return Reject("invalid_input_message", message)
+
+
+# Query parameters judged here, each with its test and the rule a failure
+# states. output_format and inactivity_timeout are judged where they are used.
+_QUERY_RULES = {
+    "seed": (
+        lambda v: re.fullmatch(r"[0-9]+", v) is not None and SEED_RANGE[0] <= int(v) <= SEED_RANGE[1],
+        f"seed must be an integer between {SEED_RANGE[0]} and {SEED_RANGE[1]}",
+    ),
+    "apply_text_normalization": (
+        lambda v: v in TEXT_NORMALIZATION,
+        f"apply_text_normalization must be one of {', '.join(TEXT_NORMALIZATION)}",
+    ),
+    # Some SDKs send Python's True/False: booleans are read case-insensitively.
+    "enable_ssml_parsing": (lambda v: v.lower() in ("true", "false"), "enable_ssml_parsing must be true or false"),
+    "language_code": (
+        lambda v: LANGUAGE_CODE.match(v.lower()) is not None,
+        "language_code must be an ISO 639-1 language code such as en",
+    ),
+}
+
+
+def check_query(query: dict[str, str]) -> Reject | None:
+    """The first bad query parameter, as the service reports it, or None."""
+    for name, (valid, rule) in _QUERY_RULES.items():
+        value = query.get(name)
+        if value is not None and not valid(value):
+            return _invalid(f"{rule} (got {value!r})")
+    return None
+
+
 class StreamInput:
     """One connection's buffer and settings."""
 
@@ -56,13 +98,13 @@ class StreamInput:
     def receive(self, raw: str | bytes) -> list:
         message = _load(raw)
         if message is None:
-            return [Reject("invalid_input_message", "Invalid message: expected a JSON object with a 'text' field")]
+            return [_invalid("Invalid message: expected a JSON object with a 'text' field")]
         if not self._started:
             rejected = self._start(message)
             if rejected:
                 return [rejected]
         elif message.get("voice_settings") not in (None, self._voice_settings):
-            return [Reject("invalid_input_message", "voice_settings field must be provided in the first message only")]
+            return [_invalid("voice_settings field must be provided in the first message only")]
         schedule = _schedule(message.get("generation_config"))
         if isinstance(schedule, Reject):
             return [schedule]
@@ -80,8 +122,9 @@ class StreamInput:
         if self._required_key is not None and _supplied_key(message, self._header_key) != self._required_key:
             return Reject("invalid_api_key", "Invalid API key")
         settings = message.get("voice_settings")
-        if settings is not None and not isinstance(settings, dict):
-            return Reject("invalid_input_message", "voice_settings must be an object")
+        rejected = _check_voice_settings(settings) or _check_locators(message.get("pronunciation_dictionary_locators"))
+        if rejected:
+            return rejected
         self._voice_settings = settings
         return None
 
@@ -141,16 +184,57 @@ def _supplied_key(message: dict, header_key: str | None) -> str | None:
     return None
 
 
+def _check_voice_settings(settings) -> Reject | None:
+    if settings is None:
+        return None
+    if not isinstance(settings, dict):
+        return _invalid("voice_settings must be an object")
+    for name, (low, high) in VOICE_SETTING_RANGES.items():
+        value = settings.get(name)
+        if value is not None and not (_is_number(value) and low <= value <= high):
+            return _invalid(f"voice_settings.{name} must be a number between {low} and {high} (got {value!r})")
+    boost = settings.get("use_speaker_boost")
+    if boost is not None and not isinstance(boost, bool):
+        return _invalid(f"voice_settings.use_speaker_boost must be true or false (got {boost!r})")
+    return None
+
+
+def _check_locators(locators) -> Reject | None:
+    """Accepted and checked, not applied: the embedded engine has no dictionaries."""
+    if locators is None:
+        return None
+    if isinstance(locators, list) and len(locators) <= MAX_DICTIONARIES and all(map(_is_locator, locators)):
+        return None
+    return _invalid(
+        f"pronunciation_dictionary_locators must be a list of at most {MAX_DICTIONARIES} objects "
+        "with a string pronunciation_dictionary_id and version_id"
+    )
+
+
+def _is_locator(locator) -> bool:
+    # version_id may be left out: the service then uses the dictionary's latest version.
+    if not isinstance(locator, dict):
+        return False
+    version = locator.get("version_id")
+    return isinstance(locator.get("pronunciation_dictionary_id"), str) and (version is None or isinstance(version, str))
+
+
+def _is_number(value) -> bool:
+    # JSON true is a bool, and a bool is an int to Python.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _schedule(config) -> tuple[int, ...] | Reject | None:
     if not config:
         return None
     schedule = config.get("chunk_length_schedule") if isinstance(config, dict) else None
     if schedule is None:
         return None
+    low, high = SCHEDULE_RANGE
     if (
         not isinstance(schedule, list)
         or not schedule
-        or not all(isinstance(v, int) and 50 <= v <= 500 for v in schedule)
+        or not all(isinstance(v, int) and low <= v <= high for v in schedule)
     ):
-        return Reject("invalid_input_message", "chunk_length_schedule must be a list of integers between 50 and 500")
+        return _invalid(f"chunk_length_schedule must be a list of integers between {low} and {high}")
     return tuple(schedule)
