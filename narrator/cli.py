@@ -14,7 +14,8 @@ import click
 
 from narrator import __version__
 from narrator.errors import ExitCode, NarratorError
-from narrator.protocol.elevenlabs import MP3_FORMATS
+from narrator.keys import RedactingFilter, redact
+from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION, StreamSettings, VoiceSettings
 from narrator.runner import PROVIDERS, NarrateOptions, narrate_file
 from narrator.server.app import CloudProfile, EmbeddedServer
 from narrator.server.faults import parse_faults
@@ -24,6 +25,8 @@ log = logging.getLogger("narrator")
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="narrator: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     logging.getLogger("websockets").setLevel(logging.WARNING)  # its per-connection lines are noise here
     try:
         cli.main(standalone_mode=False)
@@ -33,10 +36,10 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except NarratorError as exc:
-        click.echo(f"narrator: error: {exc}", err=True)
+        click.echo(f"narrator: error: {redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("narrator: interrupted; finished segments were not joined", err=True)
+        click.echo("narrator: interrupted; finished segments are kept: run the same command again to go on", err=True)
         sys.exit(ExitCode.INTERRUPTED)
 
 
@@ -55,16 +58,37 @@ def cli() -> None:
 @click.option("--voice", help="Voice id (an espeak-ng voice such as en-gb for local).")
 @click.option("--model", help="Model id, e.g. eleven_multilingual_v2.")
 @click.option("--endpoint", help="ws:// or wss:// base URL of the service (default wss://api.elevenlabs.io).")
+@click.option("--region", type=click.Choice(tuple(REGIONS)), help="Data-residency endpoint, instead of --endpoint.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Sessions at once.")
 @click.option("--format", "output_format", type=click.Choice(MP3_FORMATS), default="mp3_44100_128", show_default=True,
               help="The service's output_format.")
 @click.option("--no-titles", is_flag=True, help="Do not speak chapter titles.")
 @click.option("--timeout", "stall_timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
               help="Seconds without a message before a stream counts as stalled and is retried.")
-def narrate(inputs, out_dir, provider, voice, model, endpoint, concurrency, output_format, no_titles, stall_timeout) -> None:
+# What the service is asked for. Ranges are checked by the codec's validate(), not by
+# click, so a value out of range is one line that gives the range, exit 3.
+@click.option("--language", "language_code", help="ISO 639-1 code the model must speak, e.g. en, de, hi.")
+@click.option("--seed", type=int, help="0-4294967295: best-effort repeatable audio for the same text and settings.")
+@click.option("--text-normalization", "apply_text_normalization", type=click.Choice(TEXT_NORMALIZATION),
+              help="Spell out numbers, dates and abbreviations (auto: the service decides).")
+@click.option("--ssml/--no-ssml", "enable_ssml_parsing", default=None,
+              help="Read SSML tags in the text (needed for phoneme dictionaries).")
+@click.option("--pronunciation-dictionary", "dictionaries", multiple=True, metavar="ID[:VERSION]",
+              help="Apply this pronunciation dictionary (latest version if none given); repeat for up to 3.")
+@click.option("--stability", type=float, help="0-1: lower is more expressive, higher more even.")
+@click.option("--similarity-boost", type=float, help="0-1: how closely to keep to the original voice.")
+@click.option("--style", type=float, help="0-1: style exaggeration (slower to generate).")
+@click.option("--speaker-boost/--no-speaker-boost", default=None, help="Boost likeness to the original speaker.")
+@click.option("--speed", type=float, help="0.7-1.2: speaking rate, 1 is the voice's own.")
+@click.option("--chunk-schedule", metavar="N,N,...", help="Characters buffered before each generation, 50-500 each "
+              "(default 120,160,250,290).")
+@click.option("--inactivity-timeout", type=int, help="1-180: seconds the service keeps an idle connection (default 20).")
+def narrate(inputs, out_dir, provider, voice, model, endpoint, region, concurrency, output_format, no_titles,
+            stall_timeout, **service) -> None:
     """Narrate INPUT documents (.txt, .md) into OUT/STEM.mp3, .srt and .vtt."""
     options = NarrateOptions(out_dir, provider, voice, model, endpoint, concurrency, output_format,
-                             speak_titles=not no_titles, stall_timeout=stall_timeout)
+                             speak_titles=not no_titles, stall_timeout=stall_timeout, region=region,
+                             stream=_stream_settings(**service))
     failures: list[NarratorError] = []
     for path in inputs:
         try:
@@ -72,18 +96,56 @@ def narrate(inputs, out_dir, provider, voice, model, endpoint, concurrency, outp
         except NarratorError as exc:
             if len(inputs) == 1:
                 raise
-            click.echo(f"narrator: error: {exc}", err=True)
+            click.echo(f"narrator: error: {redact(str(exc))}", err=True)
             failures.append(exc)
             continue
-        click.echo(
-            f"{result.mp3}: {result.audio_seconds / 60:.1f} min, {result.segments} segments, "
-            f"{result.cues} cues, {result.characters_sent} characters sent, {result.retries} retries, "
-            f"{result.wall_seconds:.1f} s"
-        )
-        if result.estimated_chapters:
-            click.echo(f"  captions estimated (no timing from the service) in: {', '.join(result.estimated_chapters)}")
+        click.echo(_summary(result))
     if failures:
         sys.exit(failures[0].exit_code)
+
+
+def _summary(result) -> str:
+    lines = [
+        f"{result.mp3}: {result.audio_seconds / 60:.1f} min, {result.segments} segments, {result.cues} cues, "
+        f"{result.characters_sent:,} characters sent for {result.book_characters:,} (waste {result.waste:.2f}), "
+        f"{result.retries} retries, {result.wall_seconds:.1f} s"
+    ]
+    if result.reused_segments:
+        lines.append(f"  {result.reused_segments} segments were finished by an earlier run and not sent again")
+    lines.append(f"  {result.concurrency}")
+    if result.short_segments:
+        lines.append("  audio still short after a second request in segments: "
+                     + ", ".join(str(i + 1) for i in result.short_segments))
+    if result.estimated_chapters:
+        lines.append(f"  captions estimated (no timing from the service) in: {', '.join(result.estimated_chapters)}")
+    return "\n".join(lines)
+
+
+def _stream_settings(*, stability, similarity_boost, style, speaker_boost, speed, chunk_schedule, dictionaries,
+                     **query) -> StreamSettings:
+    """The service's settings as typed; StreamSettings' defaults for what was not given.
+    `query` holds the options named as the URL's query parameters."""
+    given = {name: value for name, value in query.items() if value is not None}
+    if chunk_schedule is not None:
+        given["chunk_length_schedule"] = _numbers("--chunk-schedule", chunk_schedule)
+    return StreamSettings(
+        voice_settings=VoiceSettings(stability, similarity_boost, style, speaker_boost, speed),
+        pronunciation_dictionary_locators=tuple(_locator(value) for value in dictionaries),
+        **given,
+    )
+
+
+def _numbers(option: str, text: str) -> tuple[int, ...]:
+    # Whether it is a list of numbers is click's question (exit 2); their range is validate()'s.
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of whole numbers", param_hint=option) from None
+
+
+def _locator(value: str) -> tuple[str, str | None]:
+    dictionary, _, version = value.partition(":")
+    return dictionary, version or None
 
 
 @cli.command()
@@ -93,10 +155,12 @@ def narrate(inputs, out_dir, provider, voice, model, endpoint, concurrency, outp
 @click.option("--ttfb-ms", type=click.IntRange(0, 60000), default=0, help="Pretend: time to first byte of each stream.")
 @click.option("--speed", type=click.FloatRange(0), default=0.0, help="Pretend: audio seconds generated per second (0: as fast as it goes).")
 @click.option("--capacity", type=click.IntRange(0), default=0, help="Pretend: generations at once; others wait (0: no limit).")
+@click.option("--over-capacity", type=click.Choice(["queue", "refuse"]), default="queue", show_default=True,
+              help="Pretend: over --capacity, wait, or refuse with too_many_concurrent_requests as plans do.")
 @click.option("--faults", help="Misbehave on purpose, e.g. drop=0.1,close1011=0.05,http429=0.2,stall=0.05,garbage=0.05,seed=7.")
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False), help="Serve wss:// with this certificate (PEM).")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key (PEM).")
-def serve(host, port, api_key, ttfb_ms, speed, capacity, faults, certfile, keyfile) -> None:
+def serve(host, port, api_key, ttfb_ms, speed, capacity, over_capacity, faults, certfile, keyfile) -> None:
     """Serve the ElevenLabs stream-input protocol through the embedded engine.
 
     Prints `listening on URL` when ready, and one JSON line of statistics on exit."""
@@ -104,7 +168,7 @@ def serve(host, port, api_key, ttfb_ms, speed, capacity, faults, certfile, keyfi
     if certfile:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certfile, keyfile)
-    server = EmbeddedServer(host, port, api_key=api_key, profile=CloudProfile(ttfb_ms, speed, capacity),
+    server = EmbeddedServer(host, port, api_key=api_key, profile=CloudProfile(ttfb_ms, speed, capacity, over_capacity == "refuse"),
                             faults=parse_faults(faults), ssl=context)
     asyncio.run(_serve_until_stopped(server))
     click.echo(server.stats.line())

@@ -56,6 +56,11 @@ class ErrorKind(enum.Enum):
 
 
 RETRYABLE = frozenset({ErrorKind.RATE_LIMIT, ErrorKind.TRANSIENT, ErrorKind.PROTOCOL})
+# A protocol error (a frame we cannot read, a message too big) rarely heals:
+# one more try tells a corrupted frame from a service we do not understand.
+PROTOCOL_ATTEMPTS = 2
+# Kinds that end the whole run at once: no other segment can succeed either.
+FATAL = frozenset({ErrorKind.AUTH, ErrorKind.QUOTA, ErrorKind.INPUT})
 
 _KIND_EXIT = {
     ErrorKind.AUTH: ExitCode.AUTH,
@@ -80,5 +85,18 @@ class ServiceError(NarratorError):
 
 
 def is_retryable(error: BaseException) -> bool:
-    """The single retry decision: only service errors of a retryable kind."""
+    """Whether an error's kind is ever worth another attempt."""
     return isinstance(error, ServiceError) and error.retryable
+
+
+def should_retry(error: BaseException, failures: list[ErrorKind], attempts: int) -> bool:
+    """The single retry decision for one segment, given the kinds of its
+    failures so far (this one included) and the attempt budget."""
+    if not is_retryable(error) or len(failures) >= attempts:
+        return False
+    return failures.count(ErrorKind.PROTOCOL) < PROTOCOL_ATTEMPTS
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Whether an error stops the whole run rather than one segment."""
+    return isinstance(error, ServiceError) and error.kind in FATAL

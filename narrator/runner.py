@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from narrator import assemble
@@ -33,7 +33,7 @@ PROVIDERS = ("local", "elevenlabs")
 class NarrateOptions:
     out_dir: Path
     provider: str = "local"
-    voice: str | None = None
+    voice: str | None = None  # None: the provider's default voice and model
     model: str | None = None
     endpoint: str | None = None
     concurrency: int = 4
@@ -41,6 +41,34 @@ class NarrateOptions:
     speak_titles: bool = True
     stall_timeout: float = 30.0
     progress: bool = True
+    region: str | None = None  # a name in codec.REGIONS, instead of endpoint
+    # Everything else sent to the service (language, seed, voice settings, schedule...).
+    # Its voice, model and output_format are replaced by the fields above.
+    stream: codec.StreamSettings = codec.StreamSettings()
+
+    def __post_init__(self) -> None:
+        # A bad setting stops here, before a document is read or a folder made.
+        self.service_settings()
+        self.service_endpoint()
+
+    def service_settings(self) -> codec.StreamSettings:
+        """What goes to the service, with the provider's defaults; a ConfigError names a bad option."""
+        local = self.provider == "local"
+        return codec.validate(replace(
+            self.stream,
+            voice=self.voice or ("en-us" if local else "JBFqnCBsd6RMkjVDRZzb"),
+            model=self.model or (None if local else "eleven_multilingual_v2"),
+            output_format=self.output_format,
+        ))
+
+    def service_endpoint(self) -> str:
+        if self.region and self.endpoint:
+            raise ConfigError("--region and --endpoint both say where to connect: give only one of them")
+        if self.region is None:
+            return self.endpoint or codec.DEFAULT_ENDPOINT
+        if self.region not in codec.REGIONS:
+            raise ConfigError(f"--region {self.region!r} is not one of {', '.join(codec.REGIONS)}")
+        return codec.REGIONS[self.region]
 
 
 @dataclass
@@ -55,6 +83,15 @@ class BookResult:
     retries: int
     wall_seconds: float
     estimated_chapters: list[str] = field(default_factory=list)
+    book_characters: int = 0
+    reused_segments: int = 0  # finished by an earlier, interrupted run
+    short_segments: list[int] = field(default_factory=list)
+    concurrency: str = ""
+
+    @property
+    def waste(self) -> float:
+        """Characters sent over characters in the book: 1.0 is nothing sent twice."""
+        return self.characters_sent / self.book_characters if self.book_characters else 0.0
 
 
 def narrate_file(path: Path, options: NarrateOptions) -> BookResult:
@@ -68,26 +105,32 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookRe
     options.out_dir.mkdir(parents=True, exist_ok=True)
     store = SegmentStore(options.out_dir / f".{stem}.narrator-work")
     progress = Progress(stem, sum(len(s.text) for s in segments), enabled=options.progress)
-    estimated: set[int] = set()
 
     async def on_done(segment: Segment, chunks) -> None:
         # Parsing and the fsynced writes run in a thread: the other sessions keep streaming meanwhile.
         audio = await asyncio.to_thread(segment_audio, segment.paragraphs, chunks)
-        await asyncio.to_thread(store.put, segment.index, audio)
-        if audio.estimated:
-            estimated.add(segment.chapter)
+        await asyncio.to_thread(store.put, segment.index, audio, keys[segment.index])
         progress.advance(len(segment.text), audio.duration_ms / 1000)
 
     try:
         async with _dialect(options) as dialect:
+            keys = {s.index: dialect.segment_key(s.text) for s in segments}
+            todo = [s for s in segments if not store.has(s.index, keys[s.index])]
+            progress.advance(sum(len(s.text) for s in segments if s not in todo), 0.0)
             pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout))
-            await pool.run(segments, on_done)
+            try:
+                await pool.run(todo, on_done)
+            except ServiceError as error:
+                raise _keeping_work(error, segments, store, keys) from error
     finally:
         progress.close()
+    if pool.stats.failed:
+        raise _keeping_work(_failed_segments(pool.stats.failed), segments, store, keys)
     mp3, srt, vtt = (options.out_dir / f"{stem}{suffix}" for suffix in (".mp3", ".srt", ".vtt"))
     timeline = assemble.measure(store, len(segments))
     assemble.write_book_mp3(store, len(segments), mp3, book)
     cues = assemble.write_captions(store, len(segments), timeline, srt, vtt)
+    estimated = {s.chapter for s in segments if store.meta(s.index)["estimated"]}
     store.remove()
     return BookResult(
         mp3, srt, vtt, len(segments), cues, timeline.duration_ms / 1000,
@@ -95,20 +138,38 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookRe
         retries=pool.stats.retries,
         wall_seconds=time.monotonic() - started,
         estimated_chapters=[book.chapters[i].title for i in sorted(estimated)],
+        book_characters=sum(len(s.text) for s in segments),
+        reused_segments=len(segments) - len(todo),
+        short_segments=sorted(pool.stats.short_segments),
+        concurrency=pool.stats.concurrency,
     )
+
+
+def _failed_segments(failed) -> ServiceError:
+    first_segment, first_error = min(failed, key=lambda f: f[0].index)
+    others = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+    return ServiceError(first_error.kind, f"segment {first_segment.index + 1}{others} failed: {first_error}")
+
+
+def _keeping_work(error: ServiceError, segments, store: SegmentStore, keys) -> ServiceError:
+    """The same error, saying what is finished and kept for the next run."""
+    left = [s for s in segments if not store.has(s.index, keys[s.index])]
+    if len(left) == len(segments):
+        return error
+    remaining = sum(len(s.text) for s in left)
+    return ServiceError(error.kind, (
+        f"{error}; {len(segments) - len(left)} of {len(segments)} segments are finished and kept in "
+        f"{store.root} ({remaining:,} characters remain): run the same command again to narrate only the rest"
+    ))
 
 
 @contextlib.asynccontextmanager
 async def _dialect(options: NarrateOptions):
     """Where to connect: the embedded server started here for `local`, or the
-    service named by --endpoint with its key from the environment."""
+    service named by --endpoint or --region with its key from the environment."""
     if options.provider not in PROVIDERS:
         raise ConfigError(f"unknown provider {options.provider!r}; choose one of {', '.join(PROVIDERS)}")
-    settings = codec.StreamSettings(
-        voice=options.voice or ("en-us" if options.provider == "local" else "JBFqnCBsd6RMkjVDRZzb"),
-        model=options.model or (None if options.provider == "local" else "eleven_multilingual_v2"),
-        output_format=options.output_format,
-    )
+    settings = options.service_settings()
     if options.provider == "local":
         async with EmbeddedServer() as server:
             yield codec.dialect(server.url, settings, None)
@@ -116,4 +177,4 @@ async def _dialect(options: NarrateOptions):
     key = api_key("ELEVENLABS_API_KEY")
     if not key:
         raise ServiceError(ErrorKind.AUTH, "ELEVENLABS_API_KEY is not set (environment or .env): set it to use --provider elevenlabs")
-    yield codec.dialect(options.endpoint or codec.DEFAULT_ENDPOINT, settings, key)
+    yield codec.dialect(options.service_endpoint(), settings, key)

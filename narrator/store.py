@@ -34,10 +34,12 @@ class SegmentStore:
         stem = self.root / f"segment-{index:06d}"
         return stem.with_suffix(".mp3"), stem.with_suffix(".json")
 
-    def put(self, index: int, audio: SegmentAudio) -> None:
+    def put(self, index: int, audio: SegmentAudio, key: str = "") -> None:
         frames, meta = self._paths(index)
         atomic_write(frames, audio.frames)
         record = {
+            "key": key,
+            "bytes": len(audio.frames),
             "samples": audio.samples,
             "sample_rate": audio.sample_rate,
             "estimated": audio.estimated,
@@ -45,6 +47,16 @@ class SegmentStore:
         }
         # The metadata is written last: its presence means the segment is whole.
         atomic_write(meta, json.dumps(record).encode())
+
+    def has(self, index: int, key: str) -> bool:
+        """Whether segment `index` is finished for exactly this text and these
+        settings, with its audio file whole."""
+        frames, meta = self._paths(index)
+        try:
+            record = json.loads(meta.read_bytes())
+            return record.get("key") == key and frames.stat().st_size == record.get("bytes")
+        except (OSError, ValueError):
+            return False
 
     def meta(self, index: int) -> dict:
         try:

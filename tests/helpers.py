@@ -32,5 +32,21 @@ def generated_book(paragraphs: int, chapters: int = 2, seed: int = 1) -> Book:
     ))
 
 
+def spoken_words(book, titles=True):
+    words = []
+    for chapter in book.chapters:
+        if titles:
+            words += (chapter.title + ".").split()
+        for paragraph in chapter.paragraphs:
+            words += paragraph.split()
+    return words
+
+
+def srt_words(path):
+    text = path.read_text(encoding="utf-8")
+    lines = [l for l in text.splitlines() if l and not l.isdigit() and "-->" not in l]
+    return " ".join(lines).split()
+
+
 def run(coroutine):
     return asyncio.run(coroutine)

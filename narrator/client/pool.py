@@ -1,26 +1,38 @@
-"""A pool of N long-lived sessions running segments.
+"""A pool of long-lived sessions running segments.
 
 Each worker owns one session and takes the next segment in book order. A
-failure of a retryable kind (decided by `errors.is_retryable`, nowhere else)
-drops that session with whatever partial audio it held and sends the same
-segment again on a fresh one, with exponential backoff and jitter. Idle
-sessions send a keep-alive before the service's inactivity limit; a session
-the service closed is replaced before it is used.
+failed attempt drops its session with whatever partial audio it held and
+sends the same segment again on a fresh one, with exponential backoff and
+jitter; whether to try again is decided by `errors.should_retry`, and what a
+failure ends by `errors.is_fatal`, nowhere else:
+
+- auth, quota and input errors stop the run at once;
+- a segment that keeps failing with protocol errors fails alone, and the
+  others go on;
+- transient and rate-limit failures that outlast the attempts stop the run;
+- rate-limit signals halve how many sessions may generate at once (AIMD),
+  and a round of successes adds one back.
+
+Audio that looks truncated is requested once more, then kept and reported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, stop_never, wait_random_exponential
 
+from narrator.client.aimd import Aimd
 from narrator.client.session import Session
-from narrator.errors import ServiceError, is_retryable
+from narrator.errors import ErrorKind, ServiceError, is_fatal, should_retry
 from narrator.model import Segment
-from narrator.protocol.events import Dialect
+from narrator.protocol.events import AudioChunk, Dialect
+from narrator.short_audio import shortfall
 
 log = logging.getLogger("narrator.pool")
 
@@ -32,9 +44,10 @@ class PoolConfig:
     stall_timeout: float = 30.0
     attempts: int = 10
     backoff_max: float = 20.0
+    speed: float = 1.0  # the speaking speed asked for: the short-audio check allows for it
 
 
-OnDone = Callable[[Segment, list], Awaitable[None]]
+OnDone = Callable[[Segment, list[AudioChunk]], Awaitable[None]]
 
 
 @dataclass
@@ -42,16 +55,22 @@ class PoolStats:
     connections: int = 0
     retries: int = 0
     characters_sent: int = 0
+    short_segments: list[int] = field(default_factory=list)  # kept although still short after a second request
+    failed: list[tuple[Segment, ServiceError]] = field(default_factory=list)
+    concurrency: str = ""
 
 
 class SessionPool:
     def __init__(self, config: PoolConfig):
         self._config = config
+        self._aimd = Aimd(config.concurrency)
+        self._active = 0
         self.stats = PoolStats()
 
     async def run(self, segments: list[Segment], on_done: OnDone) -> None:
-        """Run every segment; the first error that is not retried (or that
-        ran out of attempts) cancels the others and is raised."""
+        """Run every segment. A fatal error cancels the others and is raised;
+        segments that failed alone are in `stats.failed`."""
+        self._gate = asyncio.Condition()
         queue: asyncio.Queue[Segment] = asyncio.Queue()
         for segment in segments:
             queue.put_nowait(segment)
@@ -65,43 +84,89 @@ class SessionPool:
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            self.stats.concurrency = self._aimd.summary()
 
     async def _worker(self, queue: asyncio.Queue, on_done: OnDone) -> None:
         session: Session | None = None
         try:
             while not queue.empty():
                 segment = queue.get_nowait()
-                session, chunks = await self._run_segment(session, segment)
+                try:
+                    session, chunks = await self._run_segment(session, segment)
+                except ServiceError as error:
+                    if is_fatal(error) or error.kind is not ErrorKind.PROTOCOL:
+                        raise
+                    log.warning("segment %d failed: %s", segment.index + 1, error)
+                    self.stats.failed.append((segment, error))
+                    continue
                 await on_done(segment, chunks)
         finally:
             if session is not None:
                 await session.close()
 
     async def _run_segment(self, session: Session | None, segment: Segment):
+        for request in (1, 2):
+            session, chunks = await self._attempts(session, segment)
+            reason = await asyncio.to_thread(shortfall, segment.text, chunks, speed=self._config.speed)
+            if reason is None:
+                break
+            if request == 1:
+                self.stats.retries += 1
+                log.info("segment %d: audio looks truncated (%s); requesting it again", segment.index + 1, reason)
+            else:
+                self.stats.short_segments.append(segment.index)
+                log.warning("segment %d: audio still looks truncated (%s); kept as it is", segment.index + 1, reason)
+        return session, chunks
+
+    async def _attempts(self, session: Session | None, segment: Segment):
+        failures: list[ErrorKind] = []
         retrying = AsyncRetrying(
-            retry=retry_if_exception(is_retryable),
+            retry=lambda state: state.outcome.failed and should_retry(
+                state.outcome.exception(), failures, self._config.attempts),
             wait=wait_random_exponential(multiplier=0.25, max=self._config.backoff_max),
-            stop=stop_after_attempt(self._config.attempts),
+            stop=stop_never,  # should_retry holds the budget
             before_sleep=self._note_retry(segment),
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
-                if session is None or not session.is_open:
-                    session = await self._open()
-                try:
-                    self.stats.characters_sent += len(segment.text)
-                    return session, await session.synthesize(segment.text)
-                except ServiceError:
-                    session.abort()
-                    session = None
-                    raise
+                async with self._slot():
+                    try:
+                        if session is None or not session.is_open:
+                            session = await self._open()
+                        self.stats.characters_sent += len(segment.text)
+                        chunks = await session.synthesize(segment.text)
+                    except ServiceError as error:
+                        failures.append(error.kind)
+                        self._on_failure(error)
+                        if session is not None:
+                            session.abort()
+                        session = None
+                        raise
+                    self._aimd.on_success()
+                    return session, chunks
         raise AssertionError("unreachable: tenacity reraises")
 
+    @contextlib.asynccontextmanager
+    async def _slot(self):
+        """Wait until fewer sessions are generating than the current limit."""
+        async with self._gate:
+            await self._gate.wait_for(lambda: self._active < self._aimd.limit)
+            self._active += 1
+        try:
+            yield
+        finally:
+            async with self._gate:
+                self._active -= 1
+                self._gate.notify_all()
+
+    def _on_failure(self, error: ServiceError) -> None:
+        if error.kind is ErrorKind.RATE_LIMIT and self._aimd.on_rate_limit(time.monotonic()):
+            log.info("rate limited: at most %d sessions at once now", self._aimd.limit)
+
     async def _open(self) -> Session:
-        config = self._config
         self.stats.connections += 1
-        return await Session.open(config.dialect, stall_timeout=config.stall_timeout)
+        return await Session.open(self._config.dialect, stall_timeout=self._config.stall_timeout)
 
     def _note_retry(self, segment: Segment):
         def note(state) -> None:

@@ -106,6 +106,11 @@ class Espeak:
             pcm, words = b"".join(self._pcm), tuple(self._words)
         return Speech(pcm, self.sample_rate, words)
 
+    def has_voice(self, voice: str) -> bool:
+        with self._lock:
+            self._voice = None  # whatever happens here, the next synthesis selects its voice again
+            return self._lib.espeak_SetVoiceByName(voice.encode()) == 0
+
     def _select_voice(self, voice: str) -> None:
         if voice == self._voice:
             return

@@ -8,8 +8,11 @@ each received frame into an event with the dialect's parser.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 from typing import Callable
+from urllib.parse import urlsplit
 
 from narrator.errors import ServiceError
 
@@ -43,7 +46,7 @@ class Dialect:
 
     name: str
     url: str
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # carries the key: never in a repr or a log
     opening: tuple[str, ...]  # sent once, right after connecting
     segment_messages: Callable[[str], list[str]]  # one segment's text, ending with a flush
     keepalive: str
@@ -52,3 +55,11 @@ class Dialect:
     classify_close: Callable[[int | None, str], ServiceError]
     classify_handshake: Callable[[int], ServiceError]
     ends_segments: bool  # the service says when a flush's audio is complete (a Final per segment)
+
+    def segment_key(self, text: str) -> str:
+        """What decides a segment's sound: the service, the URL's path and
+        query (voice, model, format, settings) and the opening messages, but
+        not the host (a region or a loopback port) and never the key."""
+        url = urlsplit(self.url)
+        basis = json.dumps([self.name, url.path, url.query, self.opening, text])
+        return hashlib.sha256(basis.encode()).hexdigest()

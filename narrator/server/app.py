@@ -23,12 +23,17 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from narrator.engine.espeak import Espeak
 from narrator.engine.render import parse_output_format, render
 from narrator.errors import ConfigError
 from narrator.server.faults import FaultPlan
-from narrator.server.stream_input import EndOfInput, Generate, Reject, StreamInput
+from narrator.server.stream_input import EndOfInput, Generate, Reject, StreamInput, check_query
 
 STREAM_INPUT_PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/stream-input$")
+# The service's own voice ids (20 letters and digits) are served in the default
+# voice, so a client set up for the cloud runs here unchanged.
+CLOUD_VOICE_ID = re.compile(r"^[A-Za-z0-9]{20}$")
+BUSY = Reject("too_many_concurrent_requests", "Too many concurrent requests for your plan. Please try again later.")
 MAX_INACTIVITY = 180
 STALL_SECONDS = 3600
 
@@ -40,6 +45,7 @@ class CloudProfile:
     ttfb_ms: int = 0
     speed: float = 0.0  # audio seconds generated per wall second
     capacity: int = 0  # generations at once; others wait
+    refuse: bool = False  # over capacity, refuse with "too many concurrent requests" instead of waiting
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Stats:
     characters: int = 0
     audio_seconds: float = 0.0
     generating_seconds: float = 0.0
+    refused: int = 0  # generations refused over capacity
     faults: dict = field(default_factory=dict)
 
     def line(self) -> str:
@@ -125,10 +132,20 @@ class EmbeddedServer:
         except ConfigError as exc:
             await _reject(connection, Reject("invalid_input_message", str(exc)))
             return
+        rejected = check_query(query)
+        if rejected:
+            await _reject(connection, rejected)
+            return
+        voice = STREAM_INPUT_PATH.match(parts.path).group(1)
+        known = CLOUD_VOICE_ID.match(voice) or await asyncio.get_running_loop().run_in_executor(
+            self._executor, Espeak.shared().has_voice, voice)
+        if not known:
+            await _reject(connection, Reject("voice_not_found", f"A voice with the voice_id {voice} was not found."))
+            return
         stream = _Stream(
             connection,
             StreamInput(required_key=self._api_key, header_key=connection.request.headers.get("xi-api-key")),
-            voice=STREAM_INPUT_PATH.match(parts.path).group(1),
+            voice=voice,
             output_format=output_format,
         )
         generator = asyncio.create_task(self._generate_all(stream))
@@ -172,29 +189,36 @@ class EmbeddedServer:
                 await stream.connection.close(1000)
                 return
             stream.generating = True
-            if await self._misbehave(stream.connection):
+            fault = self._faults.at_generation(action.text)
+            if await self._misbehave(stream.connection, fault, len(action.text)):
+                return
+            if self._over_capacity():
+                await _reject(stream.connection, BUSY)
                 return
             speed = float(stream.state.voice_settings.get("speed") or 1.0)
-            message = await self._generate(action, stream.voice, stream.output_format, speed)
+            message = await self._generate(action, stream.voice, stream.output_format, speed, fault)
             await stream.connection.send(message)
             stream.generating = False
 
-    async def _generate(self, action: Generate, voice: str, output_format: str, speed: float) -> str:
+    async def _generate(self, action: Generate, voice: str, output_format: str, speed: float, fault: str | None) -> str:
+        # `truncate` speaks the first third of the words only, and aligns what it spoke.
+        text = _first_third(action.text) if fault == "truncate" else action.text
         async with self._capacity or contextlib.nullcontext():
             started = time.monotonic()
             loop = asyncio.get_running_loop()
             rendered = await loop.run_in_executor(
-                self._executor, partial(render, action.text, voice=voice, output_format=output_format, speed=speed)
+                self._executor, partial(render, text, voice=voice, output_format=output_format, speed=speed)
             )
             await self._pretend(started, rendered.audio_seconds, action.starts_stream)
             self.stats.generating_seconds += time.monotonic() - started
         self.stats.characters += len(action.text)
         self.stats.audio_seconds += rendered.audio_seconds
+        alignment = None if fault == "nullalign" else rendered.alignment
         return json.dumps({
             "audio": base64.b64encode(rendered.mp3).decode("ascii"),
             "isFinal": None,
-            "alignment": rendered.alignment,
-            "normalizedAlignment": rendered.alignment,
+            "alignment": alignment,
+            "normalizedAlignment": alignment,
         })
 
     async def _pretend(self, started: float, audio_seconds: float, first: bool) -> None:
@@ -204,18 +228,34 @@ class EmbeddedServer:
         if remaining > 0:
             await asyncio.sleep(remaining)
 
-    async def _misbehave(self, connection) -> bool:
-        fault = self._faults.at_generation()
-        if fault is None:
+    def _over_capacity(self) -> bool:
+        if not (self._profile.refuse and self._capacity and self._capacity.locked()):
             return False
-        if fault == "drop":
+        self.stats.refused += 1
+        return True
+
+    async def _misbehave(self, connection, fault: str | None, characters: int) -> bool:
+        """Act out a fault that ends the generation (True), or charge the
+        quota. Faults that only shape the audio are left to `_generate`."""
+        left = self._faults.charge(characters)
+        if left is not None:
+            await _reject(connection, Reject("quota_exceeded", (
+                f"This request exceeds your quota of {self._faults.quota}. You have {left} credits remaining, "
+                f"while {characters} credits are required for this request.")))
+        elif fault == "drop":
             connection.transport.abort()
         elif fault == "close1011":
             await connection.close(1011, "internal server error")
         elif fault == "stall":
             await asyncio.sleep(STALL_SECONDS)
         elif fault == "garbage":
-            await connection.send("\x00\x9f<html>502 Bad Gateway")
+            # What a proxy in the way sends: not JSON, not the protocol. Nothing
+            # more follows, so a fault never depends on how fast the client hangs up.
+            await connection.send("\x00\x9f<html>502 Bad Gateway</html>")
+            await asyncio.sleep(STALL_SECONDS)
+        elif fault == "busy":
+            await _reject(connection, BUSY)
+        else:
             return False
         return True
 
@@ -234,6 +274,11 @@ class _Stream:
     @property
     def owes_audio(self) -> bool:
         return self.generating or not self.pending.empty()
+
+
+def _first_third(text: str) -> str:
+    words = text.split()
+    return " ".join(words[: max(1, len(words) // 3)])
 
 
 def _inactivity(value: str | None) -> float:

@@ -1,0 +1,82 @@
+"""The command line against `narrator serve` in its own process, as a user
+would rehearse a cloud run: faults, a wrong key, a quota that runs out."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+from narrator.readers import read_document
+from tests.helpers import SAMPLES, spoken_words, srt_words
+from tests.test_cli import narrator
+
+KEY = "sk-rehearsal-key-4242"
+
+
+@contextlib.contextmanager
+def served(*args):
+    """`narrator serve` on a free port; yields its URL and, after it stops, its statistics."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "narrator", "serve", "--port", "0", "--api-key", KEY, *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    stats = {}
+    try:
+        line = process.stderr.readline()
+        url = re.search(r"listening on (\S+)", line).group(1)
+        yield url, stats
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+        stats.update(json.loads(out.strip().splitlines()[-1]))
+
+
+def narrate(url, out, *extra, key=KEY):
+    return narrator("narrate", SAMPLES / "lighthouse.md", "--provider", "elevenlabs", "--endpoint", url,
+                    "--timeout", "2", "-o", out, *extra, env={"ELEVENLABS_API_KEY": key})
+
+
+def error_lines(done):
+    return [line for line in done.stderr.splitlines() if line.startswith("narrator: error:")]
+
+
+def test_a_book_comes_out_whole_through_high_fault_rates_and_the_waste_is_printed(tmp_path):
+    faults = "drop=0.1,close1011=0.05,http429=0.2,stall=0.05,garbage=0.05,nullalign=0.2,seed=8"
+    with served("--faults", faults) as (url, stats):
+        done = narrate(url, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sum(stats["faults"].values()) >= 3
+    waste = float(re.search(r"waste (\d+\.\d\d)", done.stdout).group(1))
+    assert 1.0 <= waste < 2.0, done.stdout
+    book = read_document(SAMPLES / "lighthouse.md")
+    assert srt_words(tmp_path / "lighthouse.srt") == spoken_words(book), "every word once, in order"
+    assert KEY not in done.stdout + done.stderr
+
+
+def test_a_wrong_key_is_one_line_exit_6_and_never_shown(tmp_path):
+    with served() as (url, _):
+        done = narrate(url, tmp_path, key="sk-wrong-but-secret-99")
+    assert done.returncode == 6
+    assert len(error_lines(done)) == 1 and "Traceback" not in done.stderr
+    assert "sk-wrong-but-secret-99" not in done.stdout + done.stderr
+
+
+def test_an_exhausted_quota_is_one_line_exit_7_and_loses_nothing(tmp_path):
+    with served("--faults", "quota=1200") as (url, _):
+        done = narrate(url, tmp_path)
+    assert done.returncode == 7, done.stderr
+    [line] = error_lines(done)
+    assert "quota" in line and "characters remain" in line and "Traceback" not in done.stderr
+    kept = len(list((tmp_path / ".lighthouse.narrator-work").glob("segment-*.json")))
+    assert kept > 0 and not (tmp_path / "lighthouse.mp3").exists()
+
+    with served() as (url, stats):
+        again = narrate(url, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"{kept} segments were finished by an earlier run" in again.stdout
+    assert stats["characters"] < os.path.getsize(SAMPLES / "lighthouse.md")
