@@ -30,10 +30,16 @@ def parse_output_format(output_format: str) -> tuple[int, int]:
 
 
 def render(text: str, *, voice: str, output_format: str, speed: float = 1.0) -> Rendered:
-    """Blocking: run it in a thread. Alignment is relative to this chunk's own
-    decoded audio, which starts after the codec delay."""
+    """Blocking: run it in a thread. At an ElevenLabs `output_format`."""
     rate, kbps = parse_output_format(output_format)
+    return render_mp3(text, voice=voice, sample_rate=rate, kbps=kbps, speed=speed)
+
+
+def render_mp3(text: str, *, voice: str, sample_rate: int, kbps: int, speed: float = 1.0) -> Rendered:
+    """Blocking: run it in a thread. Alignment is relative to this chunk's own
+    decoded audio, which starts after the codec delay. LAME lowers a bitrate
+    its MPEG version cannot carry at the sample rate (192k at 22050 Hz, say)."""
     speech = Espeak.shared().synthesize(text, voice=voice, words_per_minute=round(BASE_WORDS_PER_MINUTE * speed))
-    mp3 = mp3encode.encode(speech.pcm, speech.sample_rate, rate, kbps)
-    alignment = char_alignment(text, speech.word_starts, speech.duration_ms, mp3encode.codec_delay_ms(rate))
+    mp3 = mp3encode.encode(speech.pcm, speech.sample_rate, sample_rate, kbps)
+    alignment = char_alignment(text, speech.word_starts, speech.duration_ms, mp3encode.codec_delay_ms(sample_rate))
     return Rendered(mp3, alignment, speech.duration_ms / 1000)

@@ -1,19 +1,24 @@
-"""The embedded server: ElevenLabs `stream-input` on loopback, over the embedded engine.
+"""The embedded server: ElevenLabs `stream-input` and Sarvam streaming
+text-to-speech on loopback, over the embedded engine.
 
-Protocol decisions live in `stream_input` (pure); this module only moves
-frames, runs synthesis in threads so the event loop never blocks, and can
-pretend to be a cloud service (time to first byte, generation speed,
-generations at once) or misbehave on purpose (`faults`).
+Protocol decisions live in `stream_input` and `sarvam_ws` (pure); this
+module only moves frames, runs synthesis in threads so the event loop never
+blocks, and can pretend to be a cloud service (time to first byte,
+generation speed, generations at once) or misbehave on purpose (`faults`).
+Everything but the frames is shared by both protocols.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import base64
 import contextlib
+import datetime
 import json
 import re
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -24,10 +29,13 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from narrator.engine.espeak import Espeak
-from narrator.engine.render import parse_output_format, render
+from narrator.engine.render import Rendered, parse_output_format, render, render_mp3
 from narrator.errors import ConfigError
+from narrator.protocol.sarvam import SarvamSettings
 from narrator.server.faults import FaultPlan
-from narrator.server.stream_input import EndOfInput, Generate, Reject, StreamInput, check_query
+from narrator.server.sarvam_ws import Completed, Query, SarvamWs, read_query
+from narrator.server.sarvam_ws import Error as SarvamError
+from narrator.server.stream_input import EndOfInput, Reject, StreamInput, check_query
 
 STREAM_INPUT_PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/stream-input$")
 # The service's own voice ids (20 letters and digits) are served in the default
@@ -36,6 +44,16 @@ CLOUD_VOICE_ID = re.compile(r"^[A-Za-z0-9]{20}$")
 BUSY = Reject("too_many_concurrent_requests", "Too many concurrent requests for your plan. Please try again later.")
 MAX_INACTIVITY = 180
 STALL_SECONDS = 3600
+SARVAM_PATH = "/text-to-speech/ws"
+SARVAM_IDLE_TIMEOUT = 60.0  # the service closes a connection idle for one minute
+# espeak-ng's voice for each of Sarvam's languages (Odia is "or" to espeak-ng).
+# The speaker (anushka, abhilash, ...) does not change the voice: the engine
+# has one voice per language, so every speaker of a language sounds alike.
+SARVAM_VOICES = {
+    "bn-IN": "bn", "en-IN": "en", "gu-IN": "gu", "hi-IN": "hi", "kn-IN": "kn", "ml-IN": "ml",
+    "mr-IN": "mr", "od-IN": "or", "pa-IN": "pa", "ta-IN": "ta", "te-IN": "te",
+}
+CLOSE_REASON_BYTES = 123  # all a close frame carries; a longer reason fails to send
 
 
 @dataclass(frozen=True)
@@ -74,9 +92,11 @@ class EmbeddedServer:
         profile: CloudProfile = CloudProfile(),
         faults: FaultPlan | None = None,
         ssl=None,
+        sarvam_idle_timeout: float = SARVAM_IDLE_TIMEOUT,
     ):
         self.host, self._port = host, port
         self._api_key = api_key
+        self._sarvam_idle_timeout = sarvam_idle_timeout
         self._profile = profile
         self._faults = faults or FaultPlan()
         self._ssl = ssl
@@ -115,16 +135,32 @@ class EmbeddedServer:
         return f"{scheme}://{self.host}:{self.port}"
 
     def _check_request(self, connection: ServerConnection, request):
-        if not STREAM_INPUT_PATH.match(urlsplit(request.path).path):
+        """Refuse a handshake before it upgrades. The handshake fault is
+        rolled for every protocol alike."""
+        path = urlsplit(request.path).path
+        if not (STREAM_INPUT_PATH.match(path) or path == SARVAM_PATH):
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        # Sarvam judges its key at the handshake (the SDK reports a 401 as invalid
+        # credentials); ElevenLabs takes its key in the first message too, so it waits.
+        if path == SARVAM_PATH and not self._sarvam_key_matches(request.headers):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "Invalid API subscription key\n")
         if self._faults.at_handshake() == "http429":
             return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, '{"detail":{"status":"too_many_concurrent_requests"}}\n')
         return None
+
+    def _sarvam_key_matches(self, headers) -> bool:
+        return self._api_key is None or self._api_key in headers.get_all("api-subscription-key")
 
     async def _handle(self, connection: ServerConnection) -> None:
         self.stats.connections += 1
         parts = urlsplit(connection.request.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if parts.path == SARVAM_PATH:
+            await self._serve_sarvam(connection, query)
+        else:
+            await self._serve_stream_input(connection, parts.path, query)
+
+    async def _serve_stream_input(self, connection: ServerConnection, path: str, query: dict[str, str]) -> None:
         try:
             output_format = query.get("output_format", "mp3_44100_128")
             parse_output_format(output_format)
@@ -136,22 +172,40 @@ class EmbeddedServer:
         if rejected:
             await _reject(connection, rejected)
             return
-        voice = STREAM_INPUT_PATH.match(parts.path).group(1)
+        voice = STREAM_INPUT_PATH.match(path).group(1)
         known = CLOUD_VOICE_ID.match(voice) or await asyncio.get_running_loop().run_in_executor(
             self._executor, Espeak.shared().has_voice, voice)
         if not known:
             await _reject(connection, Reject("voice_not_found", f"A voice with the voice_id {voice} was not found."))
             return
-        stream = _Stream(
+        stream = _StreamInputStream(
             connection,
             StreamInput(required_key=self._api_key, header_key=connection.request.headers.get("xi-api-key")),
             voice=voice,
             output_format=output_format,
         )
-        generator = asyncio.create_task(self._generate_all(stream))
+        reason = f"Have not received a new text input within the timeout of {inactivity:g} seconds. Closing the connection."
+        await self._converse(stream, self._generate_stream_input(stream), inactivity, reason)
+
+    async def _serve_sarvam(self, connection: ServerConnection, query: dict[str, str]) -> None:
+        request_id = str(uuid.uuid4())
+        asked = read_query(query)
+        if not isinstance(asked, Query):
+            await _sarvam_fail(connection, asked, request_id)
+            return
+        stream = _SarvamStream(connection, SarvamWs(asked.model), asked.completion_event, request_id)
+        idle = self._sarvam_idle_timeout
+        reason = f"No message for {idle:g} seconds: closing the idle connection (send a ping to keep it open)."
+        await self._converse(stream, self._generate_sarvam(stream), idle, reason)
+
+    async def _converse(self, stream: "_Stream", generate, idle: float, idle_reason: str) -> None:
+        """Receive while `generate` answers in order, until the input ends,
+        the connection is refused, idles or closes. Only an input that ended
+        is still owed its audio."""
+        generator = asyncio.create_task(generate)
         try:
-            await self._receive_all(stream, inactivity)
-            if stream.state.ended:  # otherwise it was rejected or timed out: nothing more is owed
+            await self._receive_all(stream, idle, idle_reason)
+            if stream.ended:  # otherwise it was rejected or timed out: nothing more is owed
                 await generator
         except ConnectionClosed:
             pass
@@ -160,26 +214,20 @@ class EmbeddedServer:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await generator
 
-    async def _receive_all(self, stream: "_Stream", inactivity: float) -> None:
+    async def _receive_all(self, stream: "_Stream", idle: float, idle_reason: str) -> None:
         connection = stream.connection
-        while not stream.state.ended:
+        while not stream.ended:
             try:
-                raw = await asyncio.wait_for(connection.recv(), inactivity)
+                raw = await asyncio.wait_for(connection.recv(), idle)
             except asyncio.TimeoutError:
                 if stream.owes_audio:
                     continue  # the inactivity clock waits while audio is still owed
-                await connection.close(
-                    1008,
-                    f"Have not received a new text input within the timeout of {inactivity:g} seconds. Closing the connection.",
-                )
+                await connection.close(1008, idle_reason)
                 return
-            for action in stream.state.receive(raw):
-                if isinstance(action, Reject):
-                    await _reject(connection, action)
-                    return
-                await stream.pending.put(action)
+            if not await stream.receive(raw):
+                return
 
-    async def _generate_all(self, stream: "_Stream") -> None:
+    async def _generate_stream_input(self, stream: "_StreamInputStream") -> None:
         while True:
             action = await stream.pending.get()
             if isinstance(action, EndOfInput):
@@ -188,38 +236,51 @@ class EmbeddedServer:
                 )
                 await stream.connection.close(1000)
                 return
-            stream.generating = True
-            fault = self._faults.at_generation(action.text)
-            if await self._misbehave(stream.connection, fault, len(action.text)):
-                return
-            if self._over_capacity():
-                await _reject(stream.connection, BUSY)
-                return
             speed = float(stream.state.voice_settings.get("speed") or 1.0)
-            message = await self._generate(action, stream.voice, stream.output_format, speed, fault)
-            await stream.connection.send(message)
-            stream.generating = False
+            synthesize = partial(render, voice=stream.voice, output_format=stream.output_format, speed=speed)
+            if not await self._generate(stream, action, synthesize, _stream_input_audio):
+                return
 
-    async def _generate(self, action: Generate, voice: str, output_format: str, speed: float, fault: str | None) -> str:
+    async def _generate_sarvam(self, stream: "_SarvamStream") -> None:
+        """Replies go out in the order their messages came, audio included."""
+        while True:
+            action = await stream.pending.get()
+            if isinstance(action, SarvamError):
+                await stream.connection.send(_sarvam_error(action, stream.request_id))
+            elif isinstance(action, Completed):
+                if stream.completion_event:
+                    await stream.connection.send(_sarvam_final())
+            elif not await self._generate(stream, action, _sarvam_synthesizer(action.settings), stream.audio):
+                return
+
+    async def _generate(self, stream: "_Stream", action, synthesize, frame) -> bool:
+        """One generation, the same for every protocol: a fault or the
+        capacity limit may end it and the connection instead (False); else
+        the engine runs in a thread, paced like a cloud, and
+        `frame(rendered, fault)` is sent."""
+        stream.generating = True
+        fault = self._faults.at_generation(action.text)
+        if await self._misbehave(stream, fault, len(action.text)):
+            return False
+        if self._over_capacity():
+            await stream.refuse(BUSY)
+            return False
+        rendered = await self._render(action, synthesize, fault)
+        await stream.connection.send(frame(rendered, fault))
+        stream.generating = False
+        return True
+
+    async def _render(self, action, synthesize, fault: str | None) -> Rendered:
         # `truncate` speaks the first third of the words only, and aligns what it spoke.
         text = _first_third(action.text) if fault == "truncate" else action.text
         async with self._capacity or contextlib.nullcontext():
             started = time.monotonic()
-            loop = asyncio.get_running_loop()
-            rendered = await loop.run_in_executor(
-                self._executor, partial(render, text, voice=voice, output_format=output_format, speed=speed)
-            )
+            rendered = await asyncio.get_running_loop().run_in_executor(self._executor, synthesize, text)
             await self._pretend(started, rendered.audio_seconds, action.starts_stream)
             self.stats.generating_seconds += time.monotonic() - started
         self.stats.characters += len(action.text)
         self.stats.audio_seconds += rendered.audio_seconds
-        alignment = None if fault == "nullalign" else rendered.alignment
-        return json.dumps({
-            "audio": base64.b64encode(rendered.mp3).decode("ascii"),
-            "isFinal": None,
-            "alignment": alignment,
-            "normalizedAlignment": alignment,
-        })
+        return rendered
 
     async def _pretend(self, started: float, audio_seconds: float, first: bool) -> None:
         profile = self._profile
@@ -234,12 +295,15 @@ class EmbeddedServer:
         self.stats.refused += 1
         return True
 
-    async def _misbehave(self, connection, fault: str | None, characters: int) -> bool:
+    async def _misbehave(self, stream: "_Stream", fault: str | None, characters: int) -> bool:
         """Act out a fault that ends the generation (True), or charge the
-        quota. Faults that only shape the audio are left to `_generate`."""
+        quota, in any protocol: a refusal goes through `stream.refuse`, in
+        the connection's own protocol. Faults that only shape the audio are
+        left to `_render` and the protocol's audio frame."""
+        connection = stream.connection
         left = self._faults.charge(characters)
         if left is not None:
-            await _reject(connection, Reject("quota_exceeded", (
+            await stream.refuse(Reject("quota_exceeded", (
                 f"This request exceeds your quota of {self._faults.quota}. You have {left} credits remaining, "
                 f"while {characters} credits are required for this request.")))
         elif fault == "drop":
@@ -254,26 +318,115 @@ class EmbeddedServer:
             await connection.send("\x00\x9f<html>502 Bad Gateway</html>")
             await asyncio.sleep(STALL_SECONDS)
         elif fault == "busy":
-            await _reject(connection, BUSY)
+            await stream.refuse(BUSY)
         else:
             return False
         return True
 
 
-@dataclass
-class _Stream:
+class _Stream(abc.ABC):
     """One connection's protocol state and the generations it still owes."""
 
-    connection: ServerConnection
-    state: StreamInput
-    voice: str
-    output_format: str
-    pending: asyncio.Queue = field(default_factory=asyncio.Queue)
-    generating: bool = False
+    ended = False  # the client said its input is complete
+
+    def __init__(self, connection: ServerConnection):
+        self.connection = connection
+        self.pending: asyncio.Queue = asyncio.Queue()
+        self.generating = False
 
     @property
     def owes_audio(self) -> bool:
         return self.generating or not self.pending.empty()
+
+    @abc.abstractmethod
+    async def receive(self, raw: str | bytes) -> bool:
+        """Queue what a message asks for; False when the connection ends here."""
+
+    @abc.abstractmethod
+    async def refuse(self, reject: Reject) -> None:
+        """Send a refusal in this protocol's words, then close 1008."""
+
+
+class _StreamInputStream(_Stream):
+    def __init__(self, connection: ServerConnection, state: StreamInput, *, voice: str, output_format: str):
+        super().__init__(connection)
+        self.state, self.voice, self.output_format = state, voice, output_format
+
+    @property
+    def ended(self) -> bool:
+        return self.state.ended
+
+    async def receive(self, raw: str | bytes) -> bool:
+        for action in self.state.receive(raw):
+            if isinstance(action, Reject):
+                await _reject(self.connection, action)
+                return False
+            await self.pending.put(action)
+        return True
+
+    async def refuse(self, reject: Reject) -> None:
+        await _reject(self.connection, reject)
+
+
+class _SarvamStream(_Stream):
+    def __init__(self, connection: ServerConnection, state: SarvamWs, completion_event: bool, request_id: str):
+        super().__init__(connection)
+        self.state, self.completion_event, self.request_id = state, completion_event, request_id
+
+    async def receive(self, raw: str | bytes) -> bool:
+        # Error replies are queued too, so every reply keeps its message's place.
+        for action in self.state.receive(raw):
+            await self.pending.put(action)
+        return True
+
+    async def refuse(self, reject: Reject) -> None:
+        # The refusals that end a generation (quota, too many at once) are the service's 429s.
+        await _sarvam_fail(self.connection, SarvamError(reject.message, 429), self.request_id)
+
+    def audio(self, rendered: Rendered, fault: str | None) -> str:
+        """Sarvam sends no timings, so no fault that shapes them applies."""
+        return json.dumps({"type": "audio", "data": {
+            "content_type": "audio/mp3",
+            "audio": base64.b64encode(rendered.mp3).decode("ascii"),
+            "request_id": self.request_id,
+        }})
+
+
+def _stream_input_audio(rendered: Rendered, fault: str | None) -> str:
+    alignment = None if fault == "nullalign" else rendered.alignment
+    return json.dumps({
+        "audio": base64.b64encode(rendered.mp3).decode("ascii"),
+        "isFinal": None,
+        "alignment": alignment,
+        "normalizedAlignment": alignment,
+    })
+
+
+def _sarvam_synthesizer(settings: SarvamSettings):
+    # pace is the speaking rate, as ElevenLabs' speed is; the engine has no pitch or loudness to set.
+    return partial(render_mp3, voice=SARVAM_VOICES[settings.language_code], sample_rate=settings.sample_rate,
+                   kbps=int(settings.bitrate.removesuffix("k")), speed=settings.pace)
+
+
+def _sarvam_error(error: SarvamError, request_id: str) -> str:
+    return json.dumps({"type": "error", "data": {"message": error.message, "code": error.code, "request_id": request_id}})
+
+
+def _sarvam_final() -> str:
+    return json.dumps({"type": "event", "data": {
+        "event_type": "final",
+        "message": "Speech generation complete for everything sent before the flush",
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    }})
+
+
+async def _sarvam_fail(connection: ServerConnection, error: SarvamError, request_id: str) -> None:
+    await connection.send(_sarvam_error(error, request_id))
+    await connection.close(1008, _close_reason(error.message))
+
+
+def _close_reason(text: str) -> str:
+    return text.encode()[:CLOSE_REASON_BYTES].decode("utf-8", "ignore")
 
 
 def _first_third(text: str) -> str:
@@ -295,4 +448,4 @@ def _inactivity(value: str | None) -> float:
 
 async def _reject(connection, reject: Reject) -> None:
     await connection.send(reject.frame())
-    await connection.close(1008, reject.message)
+    await connection.close(1008, _close_reason(reject.message))

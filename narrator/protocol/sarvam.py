@@ -1,0 +1,327 @@
+"""Sarvam's streaming text-to-speech protocol, client side, without I/O.
+
+A config message opens the connection; a segment is sent as text messages
+of at most 2,500 characters each and a flush, and the service answers with
+base64 MP3 (no timings) and, as the URL asks, a completion event once the
+flush's audio is complete. The session layer only moves these strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+import regex
+
+from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.protocol.events import AudioChunk, Dialect, Event, Final
+
+DEFAULT_ENDPOINT = "wss://api.sarvam.ai"
+MODELS = ("bulbul:v2", "bulbul:v3", "bulbul:v4-flash")
+LANGUAGES = ("bn-IN", "en-IN", "gu-IN", "hi-IN", "kn-IN", "ml-IN", "mr-IN", "od-IN", "pa-IN", "ta-IN", "te-IN")
+CODECS = ("mp3", "wav", "aac", "opus", "flac", "linear16", "mulaw", "alaw")
+SAMPLE_RATES = (8000, 16000, 22050, 24000)
+BITRATES = ("32k", "64k", "96k", "128k", "192k")
+PACE_RANGES = {"bulbul:v2": (0.3, 3.0), "bulbul:v3": (0.5, 2.0), "bulbul:v4-flash": (0.5, 2.0)}
+PITCH_RANGE = (-0.75, 0.75)
+LOUDNESS_RANGE = (0.3, 3.0)
+# The service's documented bounds (its how-to pages on the two settings).
+MIN_BUFFER_RANGE = (30, 200)
+MAX_CHUNK_RANGE = (50, 500)
+TEXT_LIMIT = 2500  # characters in one text message
+TEXT_TARGET = 500  # what the service recommends per message
+KEEPALIVE_EVERY = 20.0  # seconds; the service closes a connection idle for one minute
+
+
+@dataclass(frozen=True)
+class SarvamSettings:
+    speaker: str = "anushka"
+    language_code: str = "en-IN"
+    model: str = "bulbul:v2"
+    pace: float = 1.0
+    pitch: float = 0.0
+    loudness: float = 1.0
+    sample_rate: int = 22050
+    bitrate: str = "128k"
+    min_buffer_size: int = 50
+    max_chunk_length: int = 150
+    enable_preprocessing: bool = False
+
+
+def validate(settings: SarvamSettings) -> None:
+    """A ConfigError naming the first bad setting, its value and what is
+    accepted. min_buffer_size takes 30-200 characters and max_chunk_length
+    50-500, the service's documented ranges. Pitch and loudness are checked
+    for bulbul:v2 only: the later models ignore them. The embedded server
+    judges a config message with the same rules, so values of any JSON type
+    are handled."""
+    for problem in _problems(settings):
+        if problem:
+            raise ConfigError(problem)
+
+
+def _problems(s: SarvamSettings):
+    yield _choice_problem("model", s.model, MODELS)
+    yield _choice_problem("language_code", s.language_code, LANGUAGES)
+    yield _speaker_problem(s.speaker)
+    if s.model in PACE_RANGES:
+        yield _range_problem("pace", s.pace, PACE_RANGES[s.model], f" for {s.model}")
+    if s.model == "bulbul:v2":
+        yield _range_problem("pitch", s.pitch, PITCH_RANGE)
+        yield _range_problem("loudness", s.loudness, LOUDNESS_RANGE)
+    yield _choice_problem("sample_rate", s.sample_rate, SAMPLE_RATES)
+    yield _choice_problem("bitrate", s.bitrate, BITRATES)
+    yield _range_problem("min_buffer_size", s.min_buffer_size, MIN_BUFFER_RANGE, whole=True)
+    yield _range_problem("max_chunk_length", s.max_chunk_length, MAX_CHUNK_RANGE, whole=True)
+    if not isinstance(s.enable_preprocessing, bool):
+        yield f"enable_preprocessing {s.enable_preprocessing!r} is not true or false"
+
+
+def _choice_problem(name: str, value, choices: tuple) -> str | None:
+    # True == 1 to Python, and 22050.0 == 22050: only the exact type is the service's.
+    if any(type(value) is type(choice) and value == choice for choice in choices):
+        return None
+    return f"{name} {value!r} is not one of {', '.join(map(str, choices))}"
+
+
+def _range_problem(name: str, value, bounds, context: str = "", *, whole: bool = False) -> str | None:
+    low, high = bounds
+    number = isinstance(value, int) if whole else isinstance(value, (int, float))
+    # bool is an int to Python but never a number to the service; NaN fails both comparisons.
+    if number and not isinstance(value, bool) and low <= value <= high:
+        return None
+    kind = "a whole number" if whole else "a number"
+    return f"{name} {value!r} is out of range{context}: give {kind} from {low} to {high}"
+
+
+def _speaker_problem(speaker) -> str | None:
+    if isinstance(speaker, str) and speaker and speaker == speaker.lower() and not speaker.isspace():
+        return None
+    return f"speaker {speaker!r} is not a speaker name: give one in lowercase, such as anushka"
+
+
+def stream_url(endpoint: str, settings: SarvamSettings) -> str:
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        raise ConfigError(f"endpoint {endpoint!r} is not a ws:// or wss:// URL; give e.g. {DEFAULT_ENDPOINT}")
+    query = urlencode({"model": settings.model, "send_completion_event": "true"})
+    return f"{endpoint.rstrip('/')}/text-to-speech/ws?{query}"
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    return {"api-subscription-key": api_key} if api_key else {}
+
+
+def config_message(settings: SarvamSettings) -> str:
+    # `language_code` is the documented name; older SDKs sent `target_language_code`.
+    return json.dumps({"type": "config", "data": {
+        "language_code": settings.language_code,
+        "speaker": settings.speaker,
+        "pitch": settings.pitch,
+        "pace": settings.pace,
+        "loudness": settings.loudness,
+        "speech_sample_rate": settings.sample_rate,
+        "enable_preprocessing": settings.enable_preprocessing,
+        "output_audio_codec": "mp3",
+        "output_audio_bitrate": settings.bitrate,
+        "min_buffer_size": settings.min_buffer_size,
+        "max_chunk_length": settings.max_chunk_length,
+    }})
+
+
+PING = json.dumps({"type": "ping"})
+FLUSH = json.dumps({"type": "flush"})
+
+_GRAPHEME = regex.compile(r"\X")
+_LEADING_SPACE = regex.compile(r"\s*")
+# A sentence ends at . ! ? … before whitespace, or at a danda or CJK full
+# stop, which often have no space after them; closing quotes stay with it.
+_SENTENCE_END = regex.compile(r"""[.!?…]["'”’»)\]]*\s+|[।॥。！？]["'”’»)\]]*\s*""")
+
+
+def split_text(text: str, target: int = TEXT_TARGET, limit: int = TEXT_LIMIT) -> list[str]:
+    """The text (its outer whitespace dropped) as pieces of at most `target`
+    characters, cut at the last sentence end that fits, else after the last
+    whitespace, else (a script without spaces, a URL) at the last grapheme
+    boundary; never inside a grapheme cluster, except a single cluster
+    longer than `limit`, which no one reads and the service would refuse.
+
+    A cut is made before a visible character, so the whitespace at a cut
+    stays at the end of the piece on its left and no piece is whitespace
+    alone; the pieces concatenate to the text again (the service appends
+    every message to one buffer, and reads the words as they were written).
+    Only a run of whitespace longer than `target` is shortened, to its first
+    character: it says nothing one does not."""
+    rest = regex.sub(r"\s{%d,}" % (target + 1), lambda run: run.group()[0], text.strip())
+    pieces = []
+    while len(rest) > target:
+        cut = cut_point(rest, target, limit)
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    return pieces + [rest] if rest else pieces
+
+
+def cut_point(text: str, target: int, limit: int) -> int:
+    """Where to end the first piece of `text`, which starts with a visible
+    character: see `split_text`. If nothing fits `target`, the first cut
+    that fits `limit`, or else `limit` itself."""
+    within, beyond = _cuts(text, target, limit)
+    spaces = (end for end in within if text[end - 1].isspace())
+    return _last(_sentence_ends(text, target), within) or _last(spaces, within) or max(within, default=0) or beyond or limit
+
+
+def last_sentence_end(text: str, target: int) -> int | None:
+    """The end of the last whole sentence within `target` characters, if any."""
+    return _last(_sentence_ends(text, target), _cuts(text, target, target)[0])
+
+
+def _sentence_ends(text: str, target: int) -> list[int]:
+    return [match.end() for match in _SENTENCE_END.finditer(text, 0, target)]
+
+
+def _last(candidates, cuts: set[int]) -> int | None:
+    return max((end for end in candidates if end in cuts), default=None)
+
+
+def _cuts(text: str, target: int, limit: int) -> tuple[set[int], int | None]:
+    """The places a piece may end within `target` (grapheme boundaries
+    after a visible character and before one, or the end), and the first
+    one after `target` within `limit`."""
+    lead = _LEADING_SPACE.match(text).end()
+    within: set[int] = set()
+    for match in _GRAPHEME.finditer(text):
+        end = match.end()
+        if end > limit:
+            break
+        if end <= lead or (end < len(text) and text[end].isspace()):
+            continue
+        if end > target:
+            return within, end
+        within.add(end)
+    return within, None
+
+
+def text_message(text: str) -> str:
+    return json.dumps({"type": "text", "data": {"text": text}})
+
+
+def segment_messages(text: str) -> list[str]:
+    return [text_message(piece) for piece in split_text(text)] + [FLUSH]
+
+
+def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> Dialect:
+    validate(settings)
+    return Dialect(
+        name="sarvam",
+        url=stream_url(endpoint, settings),
+        headers=auth_headers(api_key),
+        opening=(config_message(settings),),
+        segment_messages=segment_messages,
+        keepalive=PING,
+        keepalive_every=KEEPALIVE_EVERY,
+        parse_frame=parse_frame,
+        classify_close=classify_close,
+        classify_handshake=classify_handshake,
+        ends_segments=True,  # the URL asks for the completion event after every flush
+    )
+
+
+def parse_frame(raw: str | bytes) -> Event:
+    """One server frame: audio, the completion event, or None for anything
+    else well-formed. An error frame is raised, classified."""
+    try:
+        message = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServiceError(ErrorKind.PROTOCOL, f"unparsable frame from the service: {_preview(raw)}") from exc
+    data = (message.get("data") or {}) if isinstance(message, dict) else None
+    if not isinstance(data, dict):
+        raise ServiceError(ErrorKind.PROTOCOL, f"unexpected frame from the service: {_preview(raw)}")
+    kind = message.get("type")
+    if kind == "audio":
+        return AudioChunk(_audio(data.get("audio"), raw), None)
+    if kind == "event":
+        return Final() if data.get("event_type") == "final" else None
+    if kind == "error":
+        raise classify_error(data.get("code"), str(data.get("message") or ""))
+    return None
+
+
+def _audio(value, raw: str | bytes) -> bytes:
+    if not isinstance(value, str) or not value:
+        raise ServiceError(ErrorKind.PROTOCOL, f"audio frame without audio: {_preview(raw)}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ServiceError(ErrorKind.PROTOCOL, f"audio that is not base64: {_preview(raw)}") from exc
+
+
+_AUTH_WORDS = ("api key", "subscription key", "subscription-key", "unauthorized", "invalid credentials")
+_QUOTA_WORDS = ("quota", "credit", "insufficient")
+_RATE_WORDS = ("rate limit", "rate_limit", "too many")
+
+
+def classify_error(code, message: str) -> ServiceError:
+    """The one place where the service's error code and words become an
+    error kind. What is not recognised (a 5xx, no code) is retried."""
+    status, said = _status(code), message.lower()
+    if status in (401, 403) or any(w in said for w in _AUTH_WORDS):
+        kind = ErrorKind.AUTH
+    elif status in (429, None) and any(w in said for w in _QUOTA_WORDS):
+        kind = ErrorKind.QUOTA
+    elif status == 429 or any(w in said for w in _RATE_WORDS):
+        kind = ErrorKind.RATE_LIMIT
+    elif status in (400, 422):
+        kind = ErrorKind.INPUT
+    else:
+        kind = ErrorKind.TRANSIENT
+    return ServiceError(kind, _describe(kind, status, message))
+
+
+def _status(code) -> int | None:
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return code
+    return int(code) if isinstance(code, str) and code.isdigit() else None
+
+
+def classify_close(code: int | None, reason: str) -> ServiceError:
+    """A connection that closed before the flush's audio was complete."""
+    if code == 1008 and reason:
+        return classify_error(None, reason)
+    if code == 1009:
+        return ServiceError(ErrorKind.PROTOCOL, "the service sent a message larger than the receive limit (close 1009)")
+    return ServiceError(ErrorKind.TRANSIENT, f"connection closed by the service (code {code}{', ' + reason if reason else ''})")
+
+
+def classify_handshake(status: int) -> ServiceError:
+    if status in (401, 403):
+        return ServiceError(ErrorKind.AUTH, f"the service refused the connection (HTTP {status}): check SARVAM_API_KEY and the endpoint")
+    if status == 429:
+        return ServiceError(ErrorKind.RATE_LIMIT, "the service is busy (HTTP 429 at the handshake)")
+    if status >= 500:
+        return ServiceError(ErrorKind.TRANSIENT, f"the service failed (HTTP {status} at the handshake)")
+    return ServiceError(ErrorKind.INPUT, f"the service rejected the connection (HTTP {status}): check the endpoint and the model")
+
+
+_ADVICE = {
+    ErrorKind.AUTH: "check SARVAM_API_KEY",
+    ErrorKind.QUOTA: "finished work is kept; add credits or wait for the quota to reset, then run again",
+    ErrorKind.INPUT: "check the model, language, speaker and the other settings",
+}
+
+
+def _describe(kind: ErrorKind, status: int | None, message: str) -> str:
+    said = message or "no message"
+    if status is not None:
+        said += f" (code {status})"
+    advice = _ADVICE.get(kind)
+    return f"service error ({kind.value}): {said}" + (f"; {advice}" if advice else "")
+
+
+def _preview(raw: str | bytes) -> str:
+    text = raw if isinstance(raw, str) else raw[:60].decode("utf-8", "replace")
+    return repr(text[:60])
