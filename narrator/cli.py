@@ -16,6 +16,7 @@ from narrator import __version__
 from narrator.errors import ExitCode, NarratorError
 from narrator.keys import RedactingFilter, redact
 from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION, StreamSettings, VoiceSettings
+from narrator.protocol.sarvam import SarvamSettings
 from narrator.runner import PROVIDERS, NarrateOptions, narrate_file
 from narrator.server.app import CloudProfile, EmbeddedServer
 from narrator.server.faults import parse_faults
@@ -54,20 +55,23 @@ def cli() -> None:
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("out"), show_default=True,
               help="Folder for BOOK.mp3, BOOK.srt and BOOK.vtt.")
 @click.option("--provider", type=click.Choice(PROVIDERS), default="local", show_default=True,
-              help="local: the embedded engine, started here. elevenlabs: the cloud service (ELEVENLABS_API_KEY).")
-@click.option("--voice", help="Voice id (an espeak-ng voice such as en-gb for local).")
-@click.option("--model", help="Model id, e.g. eleven_multilingual_v2.")
-@click.option("--endpoint", help="ws:// or wss:// base URL of the service (default wss://api.elevenlabs.io).")
+              help="local: the embedded engine, started here. elevenlabs (ELEVENLABS_API_KEY) or sarvam "
+                   "(SARVAM_API_KEY): the cloud services.")
+@click.option("--voice", help="Voice id (an espeak-ng voice such as en-gb for local; the speaker for sarvam).")
+@click.option("--model", help="Model id, e.g. eleven_multilingual_v2 or bulbul:v2.")
+@click.option("--endpoint", help="ws:// or wss:// base URL of the service (default wss://api.elevenlabs.io, "
+                                 "wss://api.sarvam.ai).")
 @click.option("--region", type=click.Choice(tuple(REGIONS)), help="Data-residency endpoint, instead of --endpoint.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Sessions at once.")
-@click.option("--format", "output_format", type=click.Choice(MP3_FORMATS), default="mp3_44100_128", show_default=True,
-              help="The service's output_format.")
+@click.option("--format", "output_format", type=click.Choice(MP3_FORMATS),
+              help="ElevenLabs' output_format (default mp3_44100_128).")
 @click.option("--no-titles", is_flag=True, help="Do not speak chapter titles.")
 @click.option("--timeout", "stall_timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
               help="Seconds without a message before a stream counts as stalled and is retried.")
 # What the service is asked for. Ranges are checked by the codec's validate(), not by
 # click, so a value out of range is one line that gives the range, exit 3.
-@click.option("--language", "language_code", help="ISO 639-1 code the model must speak, e.g. en, de, hi.")
+@click.option("--language", "language_code", help="The language to speak: ISO 639-1 for ElevenLabs (en, de, hi), "
+                                                   "BCP-47 for sarvam (en-IN, hi-IN; default en-IN).")
 @click.option("--seed", type=int, help="0-4294967295: best-effort repeatable audio for the same text and settings.")
 @click.option("--text-normalization", "apply_text_normalization", type=click.Choice(TEXT_NORMALIZATION),
               help="Spell out numbers, dates and abbreviations (auto: the service decides).")
@@ -83,12 +87,24 @@ def cli() -> None:
 @click.option("--chunk-schedule", metavar="N,N,...", help="Characters buffered before each generation, 50-500 each "
               "(default 120,160,250,290).")
 @click.option("--inactivity-timeout", type=int, help="1-180: seconds the service keeps an idle connection (default 20).")
+# Sarvam's own settings.
+@click.option("--pace", type=float, help="sarvam: speaking rate, 0.3-3.0 (bulbul:v2) or 0.5-2.0 (v3, v4-flash).")
+@click.option("--pitch", type=float, help="sarvam: -0.75-0.75 (bulbul:v2 only).")
+@click.option("--loudness", type=float, help="sarvam: 0.3-3.0 (bulbul:v2 only).")
+@click.option("--sample-rate", type=int, help="sarvam: 8000, 16000, 22050 (default) or 24000 Hz.")
+@click.option("--bitrate", help="sarvam: 32k, 64k, 96k, 128k (default) or 192k.")
+@click.option("--preprocessing/--no-preprocessing", default=None, help="sarvam: normalise numbers, dates and English words.")
 def narrate(inputs, out_dir, provider, voice, model, endpoint, region, concurrency, output_format, no_titles,
-            stall_timeout, **service) -> None:
+            stall_timeout, pace, pitch, loudness, sample_rate, bitrate, preprocessing, **service) -> None:
     """Narrate INPUT documents (.txt, .md) into OUT/STEM.mp3, .srt and .vtt."""
+    sarvam = {"pace": pace, "pitch": pitch, "loudness": loudness, "sample_rate": sample_rate, "bitrate": bitrate,
+              "enable_preprocessing": preprocessing}
+    if provider == "sarvam":  # --language names Sarvam's language_code, not ElevenLabs' one
+        sarvam["language_code"] = service.pop("language_code")
     options = NarrateOptions(out_dir, provider, voice, model, endpoint, concurrency, output_format,
                              speak_titles=not no_titles, stall_timeout=stall_timeout, region=region,
-                             stream=_stream_settings(**service))
+                             stream=_stream_settings(**service),
+                             sarvam_settings=SarvamSettings(**{k: v for k, v in sarvam.items() if v is not None}))
     failures: list[NarratorError] = []
     for path in inputs:
         try:
@@ -157,11 +173,12 @@ def _locator(value: str) -> tuple[str, str | None]:
 @click.option("--capacity", type=click.IntRange(0), default=0, help="Pretend: generations at once; others wait (0: no limit).")
 @click.option("--over-capacity", type=click.Choice(["queue", "refuse"]), default="queue", show_default=True,
               help="Pretend: over --capacity, wait, or refuse with too_many_concurrent_requests as plans do.")
-@click.option("--faults", help="Misbehave on purpose, e.g. drop=0.1,close1011=0.05,http429=0.2,stall=0.05,garbage=0.05,seed=7.")
+@click.option("--faults", help="Misbehave on purpose, e.g. drop=0.1,close1011=0.05,http429=0.2,stall=0.05,garbage=0.05,"
+                               "nullalign=0.2,quota=20000,seed=7 (see the README for every kind).")
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False), help="Serve wss:// with this certificate (PEM).")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key (PEM).")
 def serve(host, port, api_key, ttfb_ms, speed, capacity, over_capacity, faults, certfile, keyfile) -> None:
-    """Serve the ElevenLabs stream-input protocol through the embedded engine.
+    """Serve ElevenLabs stream-input and Sarvam streaming TTS through the embedded engine.
 
     Prints `listening on URL` when ready, and one JSON line of statistics on exit."""
     context = None

@@ -21,12 +21,14 @@ from narrator.model import Book, Segment
 from narrator.plan import plan
 from narrator.progress import Progress
 from narrator.protocol import elevenlabs as codec
+from narrator.protocol import sarvam
 from narrator.readers import read_document
 from narrator.server.app import EmbeddedServer
 from narrator.store import SegmentStore
 from narrator.timeline import segment_audio
 
-PROVIDERS = ("local", "elevenlabs")
+PROVIDERS = ("local", "elevenlabs", "sarvam")
+KEY_NAMES = {"elevenlabs": "ELEVENLABS_API_KEY", "sarvam": "SARVAM_API_KEY"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class NarrateOptions:
     model: str | None = None
     endpoint: str | None = None
     concurrency: int = 4
-    output_format: str = "mp3_44100_128"
+    output_format: str | None = None  # ElevenLabs' output_format; None: mp3_44100_128
     speak_titles: bool = True
     stall_timeout: float = 30.0
     progress: bool = True
@@ -45,23 +47,49 @@ class NarrateOptions:
     # Everything else sent to the service (language, seed, voice settings, schedule...).
     # Its voice, model and output_format are replaced by the fields above.
     stream: codec.StreamSettings = codec.StreamSettings()
+    # Sarvam's settings; its speaker and model are replaced by voice and model above.
+    sarvam_settings: sarvam.SarvamSettings = sarvam.SarvamSettings()
 
     def __post_init__(self) -> None:
         # A bad setting stops here, before a document is read or a folder made.
+        if self.provider not in PROVIDERS:
+            raise ConfigError(f"unknown provider {self.provider!r}; choose one of {', '.join(PROVIDERS)}")
+        self._check_provider_options()
         self.service_settings()
         self.service_endpoint()
 
-    def service_settings(self) -> codec.StreamSettings:
+    def _check_provider_options(self) -> None:
+        if self.provider == "sarvam":
+            if self.stream != codec.StreamSettings() or self.output_format or self.region:
+                raise ConfigError("ElevenLabs options (voice settings, --format, --region, --seed, ...) do not apply to "
+                                  "--provider sarvam: use --pace, --pitch, --loudness, --sample-rate and --bitrate")
+        elif self.sarvam_settings != sarvam.SarvamSettings():
+            raise ConfigError("--pace, --pitch, --loudness, --sample-rate, --bitrate and --preprocessing apply to "
+                              "--provider sarvam only")
+
+    def service_settings(self) -> codec.StreamSettings | sarvam.SarvamSettings:
         """What goes to the service, with the provider's defaults; a ConfigError names a bad option."""
+        if self.provider == "sarvam":
+            settings = replace(self.sarvam_settings, speaker=self.voice or self.sarvam_settings.speaker,
+                               model=self.model or self.sarvam_settings.model)
+            sarvam.validate(settings)
+            return settings
         local = self.provider == "local"
         return codec.validate(replace(
             self.stream,
             voice=self.voice or ("en-us" if local else "JBFqnCBsd6RMkjVDRZzb"),
             model=self.model or (None if local else "eleven_multilingual_v2"),
-            output_format=self.output_format,
+            output_format=self.output_format or "mp3_44100_128",
         ))
 
+    def speaking_speed(self) -> float:
+        if self.provider == "sarvam":
+            return self.sarvam_settings.pace
+        return self.stream.voice_settings.speed or 1.0
+
     def service_endpoint(self) -> str:
+        if self.provider == "sarvam":
+            return self.endpoint or sarvam.DEFAULT_ENDPOINT
         if self.region and self.endpoint:
             raise ConfigError("--region and --endpoint both say where to connect: give only one of them")
         if self.region is None:
@@ -117,7 +145,8 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookRe
             keys = {s.index: dialect.segment_key(s.text) for s in segments}
             todo = [s for s in segments if not store.has(s.index, keys[s.index])]
             progress.advance(sum(len(s.text) for s in segments if s not in todo), 0.0)
-            pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout))
+            pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout,
+                                          speed=options.speaking_speed()))
             try:
                 await pool.run(todo, on_done)
             except ServiceError as error:
@@ -167,14 +196,14 @@ def _keeping_work(error: ServiceError, segments, store: SegmentStore, keys) -> S
 async def _dialect(options: NarrateOptions):
     """Where to connect: the embedded server started here for `local`, or the
     service named by --endpoint or --region with its key from the environment."""
-    if options.provider not in PROVIDERS:
-        raise ConfigError(f"unknown provider {options.provider!r}; choose one of {', '.join(PROVIDERS)}")
     settings = options.service_settings()
     if options.provider == "local":
         async with EmbeddedServer() as server:
             yield codec.dialect(server.url, settings, None)
         return
-    key = api_key("ELEVENLABS_API_KEY")
+    name = KEY_NAMES[options.provider]
+    key = api_key(name)
     if not key:
-        raise ServiceError(ErrorKind.AUTH, "ELEVENLABS_API_KEY is not set (environment or .env): set it to use --provider elevenlabs")
-    yield codec.dialect(options.service_endpoint(), settings, key)
+        raise ServiceError(ErrorKind.AUTH, f"{name} is not set (environment or .env): set it to use --provider {options.provider}")
+    codec_module = sarvam if options.provider == "sarvam" else codec
+    yield codec_module.dialect(options.service_endpoint(), settings, key)

@@ -80,3 +80,28 @@ def test_an_exhausted_quota_is_one_line_exit_7_and_loses_nothing(tmp_path):
     assert again.returncode == 0, again.stderr
     assert f"{kept} segments were finished by an earlier run" in again.stdout
     assert stats["characters"] < os.path.getsize(SAMPLES / "lighthouse.md")
+
+
+def test_sarvam_narrates_through_faults_with_estimated_captions(tmp_path):
+    with served("--faults", "drop=0.1,close1011=0.1,http429=0.2,truncate=0.1,seed=3") as (url, stats):
+        done = narrator("narrate", SAMPLES / "lighthouse.md", "--provider", "sarvam", "--endpoint", url,
+                        "--voice", "anushka", "--language", "en-IN", "--pace", "1.2", "--timeout", "3",
+                        "-o", tmp_path, env={"SARVAM_API_KEY": KEY})
+    assert done.returncode == 0, done.stderr
+    assert sum(stats["faults"].values()) >= 2
+    book = read_document(SAMPLES / "lighthouse.md")
+    assert srt_words(tmp_path / "lighthouse.srt") == spoken_words(book)
+    assert "captions estimated (no timing from the service) in:" in done.stdout
+    assert KEY not in done.stdout + done.stderr
+
+
+def test_options_of_the_other_provider_are_refused_before_connecting(tmp_path):
+    done = narrator("narrate", SAMPLES / "short-note.md", "--provider", "sarvam", "--stability", "0.5",
+                    "--endpoint", "ws://127.0.0.1:9", "-o", tmp_path / "out", env={"SARVAM_API_KEY": KEY})
+    assert done.returncode == 3 and len(error_lines(done)) == 1 and "--pace" in done.stderr
+    done = narrator("narrate", SAMPLES / "short-note.md", "--pace", "1.5", "-o", tmp_path / "out")
+    assert done.returncode == 3 and "--provider sarvam" in done.stderr
+    done = narrator("narrate", SAMPLES / "short-note.md", "--provider", "sarvam", "--pace", "9",
+                    "--endpoint", "ws://127.0.0.1:9", "-o", tmp_path / "out", env={"SARVAM_API_KEY": KEY})
+    assert done.returncode == 3 and "0.3" in done.stderr and "3.0" in done.stderr
+    assert not (tmp_path / "out").exists()
