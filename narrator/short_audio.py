@@ -8,7 +8,7 @@ would have had to be spoken implausibly fast.
 from __future__ import annotations
 
 from narrator.mp3 import FrameReader
-from narrator.protocol.events import AudioChunk
+from narrator.protocol.events import AudioChunk, Final
 
 # Speech runs about 12 non-space characters a second at normal pace; more than
 # 30 a second (at speed 1) means words are missing, not fast.
@@ -16,8 +16,9 @@ MAX_CHARS_PER_SECOND = 30.0
 MIN_COVERAGE = 0.9
 
 
-def shortfall(text: str, chunks: list[AudioChunk], *, speed: float = 1.0) -> str | None:
+def shortfall(text: str, chunks: list[AudioChunk | Final], *, speed: float = 1.0) -> str | None:
     """Why this audio looks truncated, or None when it looks whole."""
+    chunks = [c for c in chunks if isinstance(c, AudioChunk)]
     expected = sum(1 for c in text if not c.isspace())
     if not expected:
         return None

@@ -85,12 +85,19 @@ def test_a_segment_is_its_pieces_then_a_flush():
     pieces = [m["data"]["text"] for m in messages[:-1]]
     assert all(m["type"] == "text" for m in messages[:-1]) and len(pieces) == 3
     assert "".join(pieces) == text.strip() and all(len(p) <= 500 for p in pieces)
-    assert sarvam.segment_messages("   ") == [sarvam.FLUSH]
+    assert sarvam.segment_messages("   ") == []
+
+
+def test_each_paragraph_is_flushed_on_its_own_so_its_audio_end_is_marked():
+    messages = sarvam.segment_messages("First paragraph.\n\nSecond one.\n\nThird.")
+    kinds = [json.loads(m)["type"] for m in messages]
+    assert kinds == ["text", "flush", "text", "flush", "text", "flush"]
+    assert sarvam.dialect("ws://x", sarvam.SarvamSettings(), None).finals("a.\n\nb.\n\nc.") == 3
 
 
 def test_the_dialect():
     dialect = sarvam.dialect("ws://127.0.0.1:9", SarvamSettings(), "secret-key")
-    assert dialect.name == "sarvam" and dialect.ends_segments and dialect.keepalive == sarvam.PING
+    assert dialect.name == "sarvam" and dialect.finals("One.\n\nTwo.") == 2 and dialect.keepalive == sarvam.PING
     assert dialect.keepalive_every == 20 and dialect.opening == (sarvam.config_message(SarvamSettings()),)
     assert dialect.headers == {"api-subscription-key": "secret-key"} and "secret-key" not in repr(dialect)
     with pytest.raises(ConfigError, match="^pace"):

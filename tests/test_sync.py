@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from narrator.runner import NarrateOptions, narrate_book
+from narrator.server.app import EmbeddedServer
 from tests.helpers import generated_book, run
 
 TOLERANCE_MS = 60
@@ -77,3 +78,30 @@ def test_paragraph_cues_start_where_speech_starts_with_no_drift(tmp_path):
     early = np.mean([abs(e) for _, e in errors[:tenth]])
     late = np.mean([abs(e) for _, e in errors[-tenth:]])
     assert late < early + 15
+
+
+ESTIMATED_TOLERANCE_MS = 150
+
+
+def test_without_timings_each_paragraph_starts_where_its_audio_starts(tmp_path, monkeypatch):
+    """Sarvam sends no timings: captions are estimated, but each paragraph is
+    flushed alone, so its first cue sits where its own audio starts and
+    nothing drifts from paragraph to paragraph."""
+    monkeypatch.setenv("SARVAM_API_KEY", "sync-key")
+    book = generated_book(60, chapters=2, seed=4)
+
+    async def narrate():
+        async with EmbeddedServer(api_key="sync-key") as server:
+            options = NarrateOptions(tmp_path, provider="sarvam", endpoint=server.url, progress=False)
+            return await narrate_book(book, "estimated", options)
+
+    result = run(narrate())
+    assert result.estimated_chapters == [c.title for c in book.chapters]
+    onsets = speech_onsets(result.mp3.read_bytes())
+    flags, word, errors = paragraph_starts(book), 0, []
+    for start, words in cue_starts(result.srt.read_text()):
+        if flags[word] and start > 0:
+            errors.append(onsets[np.argmin(np.abs(onsets - start))] - start)
+        word += len(words)
+    assert word == len(flags) and len(errors) >= 60
+    assert max(abs(e) for e in errors) <= ESTIMATED_TOLERANCE_MS, sorted(errors)[-5:]

@@ -4,7 +4,7 @@ import lameenc
 import miniaudio
 
 from narrator import assemble
-from narrator.protocol.elevenlabs import Alignment, AudioChunk
+from narrator.protocol.events import Alignment, AudioChunk, Final
 from narrator.store import SegmentStore
 from narrator.timeline import SegmentAudio, TimedWord, segment_audio
 
@@ -64,3 +64,29 @@ def test_ten_hours_of_segments_do_not_drift(tmp_path):
     naive = (count - 1) * round(samples * 1000 / rate) + 10
     assert abs(naive - exact_ms) > 100  # the mistake this guards against
     assert assemble.measure(store, count).duration_ms == count * samples * 1000 // rate
+
+
+def test_a_chunk_without_alignment_gets_the_characters_the_others_did_not_account_for():
+    one, two, three = silence_mp3(1.0), silence_mp3(2.0), silence_mp3(1.0)
+    chunks = [AudioChunk(one, aligned("aa bb ", 100)), AudioChunk(two, None), AudioChunk(three, aligned("ee ", 100))]
+    audio = segment_audio(["aa bb cc dd ee"], chunks)
+    assert audio.estimated
+    first = miniaudio.mp3_read_s16(one).num_frames * 1000 / 22050
+    second = miniaudio.mp3_read_s16(two).num_frames * 1000 / 22050
+    aa, bb, cc, dd, ee = audio.words
+    assert (aa.start, bb.start) == (0, 300), "aligned words keep the service's times"
+    # cc and dd share the middle chunk, the only audio that could hold them: 4 characters over its span.
+    assert abs(cc.start - first) < 1e-6 and abs(dd.start - (first + second / 2)) < 1e-6
+    assert abs(ee.start - (first + second)) < 1e-6
+
+
+def test_completion_marks_keep_each_paragraphs_words_inside_its_own_audio():
+    # Paragraph one is short but got long audio; spread over the whole segment
+    # by characters, its words would spill into paragraph two's audio.
+    long_one, short_two = silence_mp3(3.0), silence_mp3(1.0)
+    chunks = [AudioChunk(long_one, None), Final(), AudioChunk(short_two, None), Final()]
+    audio = segment_audio(["Hi there.", "A much longer second paragraph follows here."], chunks)
+    split = miniaudio.mp3_read_s16(long_one).num_frames * 1000 / 22050
+    first, second = audio.words[:2], audio.words[2:]
+    assert all(w.start < split for w in first) and all(split <= w.start for w in second)
+    assert second[0].start == split and audio.words[-1].end <= audio.duration_ms

@@ -73,7 +73,9 @@ class Session:
         self._keepalive.cancel()
         self._connection.transport.abort()
 
-    async def synthesize(self, text: str) -> list[AudioChunk]:
+    async def synthesize(self, text: str) -> list[AudioChunk | Final]:
+        """The segment's audio chunks; a Final after each flushed paragraph
+        when the service marks them."""
         self._busy = True
         try:
             return await self._synthesize(text)
@@ -81,14 +83,16 @@ class Session:
             self._busy = False
             self._last_active = time.monotonic()
 
-    async def _synthesize(self, text: str) -> list[AudioChunk]:
+    async def _synthesize(self, text: str) -> list[AudioChunk | Final]:
         for message in self._dialect.segment_messages(text):
             await self._send(message)
+        finals = self._dialect.finals(text)
+        marked = finals > 0  # the service says when each flush is done; else alignment coverage says it
         expected = sum(1 for c in text if not c.isspace())
-        chunks: list[AudioChunk] = []
+        chunks: list[AudioChunk | Final] = []
         covered, unaligned = 0, False
-        while covered < expected or self._dialect.ends_segments:
-            quiet_ends = unaligned and not self._dialect.ends_segments
+        while finals if marked else covered < expected:
+            quiet_ends = unaligned and not marked
             wait = QUIET_AFTER_UNALIGNED if quiet_ends else self._stall_timeout
             try:
                 frame = await asyncio.wait_for(self._connection.recv(), wait)
@@ -106,7 +110,10 @@ class Session:
                 else:
                     covered += sum(1 for c in event.alignment.chars if not c.isspace())
             elif isinstance(event, Final):
-                break
+                if not marked:
+                    break  # the end of the whole stream
+                chunks.append(event)
+                finals -= 1
         return chunks
 
     async def _send(self, message: str) -> None:

@@ -211,7 +211,7 @@ def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> Dia
         parse_frame=parse_frame,
         classify_close=classify_close,
         classify_handshake=classify_handshake,
-        ends_segments=False,  # a flush has no end marker: the alignment covering the text ends a segment
+        finals=lambda text: 0,  # a flush has no end marker: the alignment covering the text ends a segment
     )
 
 

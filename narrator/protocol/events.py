@@ -33,7 +33,8 @@ class AudioChunk:
 @dataclass(frozen=True)
 class Final:
     """No more audio follows for what was sent: the end of a stream, or
-    (Sarvam's completion event) the end of a flush."""
+    (Sarvam's completion event) the end of a flush. Among a segment's
+    chunks it marks where one flushed paragraph's audio ends."""
 
 
 Event = AudioChunk | Final | None
@@ -54,7 +55,9 @@ class Dialect:
     parse_frame: Callable[[str | bytes], Event]  # raises a classified ServiceError
     classify_close: Callable[[int | None, str], ServiceError]
     classify_handshake: Callable[[int], ServiceError]
-    ends_segments: bool  # the service says when a flush's audio is complete (a Final per segment)
+    # How many completion events a segment's messages bring (one per flush), or 0
+    # when the service has none and alignment covering the text ends a segment.
+    finals: Callable[[str], int]
 
     def segment_key(self, text: str) -> str:
         """What decides a segment's sound: the service, the URL's path and

@@ -33,6 +33,7 @@ MIN_BUFFER_RANGE = (30, 200)
 MAX_CHUNK_RANGE = (50, 500)
 TEXT_LIMIT = 2500  # characters in one text message
 TEXT_TARGET = 500  # what the service recommends per message
+PARAGRAPH_BREAK = "\n\n"  # how a segment's text joins its paragraphs (model.Segment.text)
 KEEPALIVE_EVERY = 20.0  # seconds; the service closes a connection idle for one minute
 
 
@@ -208,8 +209,18 @@ def text_message(text: str) -> str:
     return json.dumps({"type": "text", "data": {"text": text}})
 
 
+def paragraphs(text: str) -> list[str]:
+    return [p for p in text.split(PARAGRAPH_BREAK) if p.strip()]
+
+
 def segment_messages(text: str) -> list[str]:
-    return [text_message(piece) for piece in split_text(text)] + [FLUSH]
+    """Each paragraph is flushed on its own: its completion event then marks
+    where its audio ends, so captions estimated without timings stay inside
+    the right paragraph."""
+    messages = []
+    for paragraph in paragraphs(text):
+        messages += [text_message(piece) for piece in split_text(paragraph)] + [FLUSH]
+    return messages
 
 
 def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> Dialect:
@@ -225,7 +236,7 @@ def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> Dia
         parse_frame=parse_frame,
         classify_close=classify_close,
         classify_handshake=classify_handshake,
-        ends_segments=True,  # the URL asks for the completion event after every flush
+        finals=lambda text: len(paragraphs(text)),  # the URL asks for a completion event after every flush
     )
 
 
