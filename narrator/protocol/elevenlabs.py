@@ -7,14 +7,13 @@ layer only moves these strings over a socket.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from dataclasses import asdict, dataclass
 from urllib.parse import urlencode, urlsplit
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.protocol import frames
 from narrator.protocol.events import Alignment, AudioChunk, Dialect, Event, Final
 
 __all__ = ["Alignment", "AudioChunk", "Final", "StreamSettings", "VoiceSettings", "dialect", "parse_frame", "validate"]
@@ -218,20 +217,11 @@ def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> Dia
 def parse_frame(raw: str | bytes) -> Event:
     """One server frame: an audio chunk, the final message, or None for a frame
     with neither (alignment-only keep-alives). Errors are raised, classified."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ServiceError(ErrorKind.PROTOCOL, f"unparsable frame from the service: {_preview(raw)}") from exc
-    if not isinstance(data, dict):
-        raise ServiceError(ErrorKind.PROTOCOL, f"unexpected frame from the service: {_preview(raw)}")
+    data = frames.load(raw)
     if data.get("error") or (data.get("message") and not data.get("audio")):
         raise classify_error(str(data.get("error") or ""), str(data.get("message") or ""))
     if data.get("audio"):
-        try:
-            audio = base64.b64decode(data["audio"], validate=True)
-        except (binascii.Error, TypeError) as exc:
-            raise ServiceError(ErrorKind.PROTOCOL, f"audio that is not base64: {_preview(raw)}") from exc
-        return AudioChunk(audio, _alignment(data.get("alignment")))
+        return AudioChunk(frames.audio(data["audio"], raw), _alignment(data.get("alignment")))
     if data.get("isFinal"):
         return Final()
     return None
@@ -273,22 +263,11 @@ def classify_error(code: str, message: str) -> ServiceError:
 
 
 def classify_close(code: int | None, reason: str) -> ServiceError:
-    """A connection that closed before the segment's audio was complete."""
-    if code == 1008 and reason:
-        return classify_error("", reason)
-    if code == 1009:
-        return ServiceError(ErrorKind.PROTOCOL, "the service sent a message larger than the receive limit (close 1009)")
-    return ServiceError(ErrorKind.TRANSIENT, f"connection closed by the service (code {code}{', ' + reason if reason else ''})")
+    return frames.close_error(code, reason, lambda said: classify_error("", said))
 
 
 def classify_handshake(status: int) -> ServiceError:
-    if status in (401, 403):
-        return ServiceError(ErrorKind.AUTH, f"the service refused the connection (HTTP {status}): check the API key and the endpoint")
-    if status == 429:
-        return ServiceError(ErrorKind.RATE_LIMIT, "the service is busy (HTTP 429 at the handshake)")
-    if status >= 500:
-        return ServiceError(ErrorKind.TRANSIENT, f"the service failed (HTTP {status} at the handshake)")
-    return ServiceError(ErrorKind.INPUT, f"the service rejected the connection (HTTP {status}): check --endpoint, --voice and --model")
+    return frames.handshake_error(status, key_name="ELEVENLABS_API_KEY", settings_hint="--endpoint, --voice and --model")
 
 
 _ADVICE = {
@@ -299,11 +278,4 @@ _ADVICE = {
 
 
 def _describe(kind: ErrorKind, code: str, message: str) -> str:
-    said = message or code or "no message"
-    advice = _ADVICE.get(kind)
-    return f"service error ({kind.value}): {said}" + (f"; {advice}" if advice else "")
-
-
-def _preview(raw: str | bytes) -> str:
-    text = raw if isinstance(raw, str) else raw[:60].decode("utf-8", "replace")
-    return repr(text[:60])
+    return frames.describe(kind, message or code or "no message", _ADVICE)

@@ -8,8 +8,6 @@ flush's audio is complete. The session layer only moves these strings.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -17,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import regex
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.protocol import frames
 from narrator.protocol.events import AudioChunk, Dialect, Event, Final
 
 DEFAULT_ENDPOINT = "wss://api.sarvam.ai"
@@ -243,30 +242,18 @@ def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> Dia
 def parse_frame(raw: str | bytes) -> Event:
     """One server frame: audio, the completion event, or None for anything
     else well-formed. An error frame is raised, classified."""
-    try:
-        message = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ServiceError(ErrorKind.PROTOCOL, f"unparsable frame from the service: {_preview(raw)}") from exc
-    data = (message.get("data") or {}) if isinstance(message, dict) else None
+    message = frames.load(raw)
+    data = message.get("data") or {}
     if not isinstance(data, dict):
-        raise ServiceError(ErrorKind.PROTOCOL, f"unexpected frame from the service: {_preview(raw)}")
+        raise ServiceError(ErrorKind.PROTOCOL, f"unexpected frame from the service: {frames.preview(raw)}")
     kind = message.get("type")
     if kind == "audio":
-        return AudioChunk(_audio(data.get("audio"), raw), None)
+        return AudioChunk(frames.audio(data.get("audio"), raw), None)
     if kind == "event":
         return Final() if data.get("event_type") == "final" else None
     if kind == "error":
         raise classify_error(data.get("code"), str(data.get("message") or ""))
     return None
-
-
-def _audio(value, raw: str | bytes) -> bytes:
-    if not isinstance(value, str) or not value:
-        raise ServiceError(ErrorKind.PROTOCOL, f"audio frame without audio: {_preview(raw)}")
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error as exc:
-        raise ServiceError(ErrorKind.PROTOCOL, f"audio that is not base64: {_preview(raw)}") from exc
 
 
 _AUTH_WORDS = ("api key", "subscription key", "subscription-key", "unauthorized", "invalid credentials")
@@ -300,22 +287,11 @@ def _status(code) -> int | None:
 
 
 def classify_close(code: int | None, reason: str) -> ServiceError:
-    """A connection that closed before the flush's audio was complete."""
-    if code == 1008 and reason:
-        return classify_error(None, reason)
-    if code == 1009:
-        return ServiceError(ErrorKind.PROTOCOL, "the service sent a message larger than the receive limit (close 1009)")
-    return ServiceError(ErrorKind.TRANSIENT, f"connection closed by the service (code {code}{', ' + reason if reason else ''})")
+    return frames.close_error(code, reason, lambda said: classify_error(None, said))
 
 
 def classify_handshake(status: int) -> ServiceError:
-    if status in (401, 403):
-        return ServiceError(ErrorKind.AUTH, f"the service refused the connection (HTTP {status}): check SARVAM_API_KEY and the endpoint")
-    if status == 429:
-        return ServiceError(ErrorKind.RATE_LIMIT, "the service is busy (HTTP 429 at the handshake)")
-    if status >= 500:
-        return ServiceError(ErrorKind.TRANSIENT, f"the service failed (HTTP {status} at the handshake)")
-    return ServiceError(ErrorKind.INPUT, f"the service rejected the connection (HTTP {status}): check the endpoint and the model")
+    return frames.handshake_error(status, key_name="SARVAM_API_KEY", settings_hint="the endpoint and the model")
 
 
 _ADVICE = {
@@ -326,13 +302,5 @@ _ADVICE = {
 
 
 def _describe(kind: ErrorKind, status: int | None, message: str) -> str:
-    said = message or "no message"
-    if status is not None:
-        said += f" (code {status})"
-    advice = _ADVICE.get(kind)
-    return f"service error ({kind.value}): {said}" + (f"; {advice}" if advice else "")
-
-
-def _preview(raw: str | bytes) -> str:
-    text = raw if isinstance(raw, str) else raw[:60].decode("utf-8", "replace")
-    return repr(text[:60])
+    said = (message or "no message") + (f" (code {status})" if status is not None else "")
+    return frames.describe(kind, said, _ADVICE)

@@ -1,0 +1,62 @@
+"""What both services' codecs share: reading a JSON frame, decoding its
+audio, and the close codes and handshake statuses they have in common.
+Every failure here is a classified ServiceError with the frame's first
+bytes, so a protocol error says what actually arrived."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Callable
+
+from narrator.errors import ErrorKind, ServiceError
+
+
+def load(raw: str | bytes) -> dict:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServiceError(ErrorKind.PROTOCOL, f"unparsable frame from the service: {preview(raw)}") from exc
+    if not isinstance(data, dict):
+        raise ServiceError(ErrorKind.PROTOCOL, f"unexpected frame from the service: {preview(raw)}")
+    return data
+
+
+def audio(value, raw: str | bytes) -> bytes:
+    if not isinstance(value, str) or not value:
+        raise ServiceError(ErrorKind.PROTOCOL, f"audio frame without audio: {preview(raw)}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ServiceError(ErrorKind.PROTOCOL, f"audio that is not base64: {preview(raw)}") from exc
+
+
+def close_error(code: int | None, reason: str, classify_reason: Callable[[str], ServiceError]) -> ServiceError:
+    """A connection that closed before the audio owed was complete. A 1008
+    carries the service's reason, which its own words classify."""
+    if code == 1008 and reason:
+        return classify_reason(reason)
+    if code == 1009:
+        return ServiceError(ErrorKind.PROTOCOL, "the service sent a message larger than the receive limit (close 1009)")
+    return ServiceError(ErrorKind.TRANSIENT, f"connection closed by the service (code {code}{', ' + reason if reason else ''})")
+
+
+def handshake_error(status: int, *, key_name: str, settings_hint: str) -> ServiceError:
+    if status in (401, 403):
+        return ServiceError(ErrorKind.AUTH, f"the service refused the connection (HTTP {status}): check {key_name} and the endpoint")
+    if status == 429:
+        return ServiceError(ErrorKind.RATE_LIMIT, "the service is busy (HTTP 429 at the handshake)")
+    if status >= 500:
+        return ServiceError(ErrorKind.TRANSIENT, f"the service failed (HTTP {status} at the handshake)")
+    return ServiceError(ErrorKind.INPUT, f"the service rejected the connection (HTTP {status}): check {settings_hint}")
+
+
+def describe(kind: ErrorKind, said: str, advice: dict[ErrorKind, str]) -> str:
+    hint = advice.get(kind)
+    return f"service error ({kind.value}): {said}" + (f"; {hint}" if hint else "")
+
+
+def preview(raw: str | bytes) -> str:
+    text = raw if isinstance(raw, str) else raw[:60].decode("utf-8", "replace")
+    return repr(text[:60])
