@@ -44,7 +44,8 @@ STOP_TIMEOUT = 30.0
 
 RESULT_LINE = re.compile(
     r": (?P<minutes>[\d.]+) min, (?P<segments>\d+) segments, (?P<cues>\d+) cues, "
-    r"(?P<characters>\d+) characters sent, (?P<retries>\d+) retries, (?P<seconds>[\d.]+) s$"
+    r"(?P<characters>[\d,]+) characters sent for [\d,]+ \(waste (?P<waste>[\d.]+)\), "
+    r"(?P<retries>\d+) retries, (?P<seconds>[\d.]+) s$"
 )
 
 # --- the book -------------------------------------------------------------
@@ -198,7 +199,7 @@ def narrate(book: Path, out_dir: Path, url: str, concurrency: int) -> tuple[Usag
     for line in text.splitlines():
         match = RESULT_LINE.search(line)
         if match:
-            figures = {k: float(v) if "." in v else int(v) for k, v in match.groupdict().items()}
+            figures = {k: float(v) if "." in v else int(v.replace(",", "")) for k, v in match.groupdict().items()}
             break
     else:
         raise SystemExit(f"bench: no result line from narrate:\n{text[-2000:]}")

@@ -33,9 +33,12 @@ from narrator.engine.render import Rendered, parse_output_format, render, render
 from narrator.errors import ConfigError
 from narrator.protocol.sarvam import SarvamSettings
 from narrator.server.faults import FaultPlan
+from narrator.server import sarvam_ws, stream_input
 from narrator.server.sarvam_ws import Completed, Query, SarvamWs, read_query
 from narrator.server.sarvam_ws import Error as SarvamError
 from narrator.server.stream_input import EndOfInput, Reject, StreamInput, check_query
+
+GENERATIONS = (stream_input.Generate, sarvam_ws.Generate)
 
 STREAM_INPUT_PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/stream-input$")
 # The service's own voice ids (20 letters and digits) are served in the default
@@ -224,12 +227,25 @@ class EmbeddedServer:
                     continue  # the inactivity clock waits while audio is still owed
                 await connection.close(1008, idle_reason)
                 return
-            if not await stream.receive(raw):
+            actions = await stream.receive(raw)
+            if actions is None:
                 return
+            self._queue(stream, actions)
+
+    def _queue(self, stream: "_Stream", actions: list) -> None:
+        """Queue what one message asks for. Faults are rolled per message:
+        one roll for all the generations it asks for (a whole segment, when
+        it ends with a flush), striking the last of them, after the others'
+        audio went out, as a connection failing mid-stream does."""
+        generations = [a for a in actions if isinstance(a, GENERATIONS)]
+        fault = self._faults.at_request(generations[0].text) if generations else None
+        last = generations[-1] if generations else None
+        for action in actions:
+            stream.pending.put_nowait((action, fault if action is last else None))
 
     async def _generate_stream_input(self, stream: "_StreamInputStream") -> None:
         while True:
-            action = await stream.pending.get()
+            action, fault = await stream.pending.get()
             if isinstance(action, EndOfInput):
                 await stream.connection.send(
                     json.dumps({"audio": None, "isFinal": True, "alignment": None, "normalizedAlignment": None})
@@ -238,28 +254,27 @@ class EmbeddedServer:
                 return
             speed = float(stream.state.voice_settings.get("speed") or 1.0)
             synthesize = partial(render, voice=stream.voice, output_format=stream.output_format, speed=speed)
-            if not await self._generate(stream, action, synthesize, _stream_input_audio):
+            if not await self._generate(stream, action, fault, synthesize, _stream_input_audio):
                 return
 
     async def _generate_sarvam(self, stream: "_SarvamStream") -> None:
         """Replies go out in the order their messages came, audio included."""
         while True:
-            action = await stream.pending.get()
+            action, fault = await stream.pending.get()
             if isinstance(action, SarvamError):
                 await stream.connection.send(_sarvam_error(action, stream.request_id))
             elif isinstance(action, Completed):
                 if stream.completion_event:
                     await stream.connection.send(_sarvam_final())
-            elif not await self._generate(stream, action, _sarvam_synthesizer(action.settings), stream.audio):
+            elif not await self._generate(stream, action, fault, _sarvam_synthesizer(action.settings), stream.audio):
                 return
 
-    async def _generate(self, stream: "_Stream", action, synthesize, frame) -> bool:
+    async def _generate(self, stream: "_Stream", action, fault: str | None, synthesize, frame) -> bool:
         """One generation, the same for every protocol: a fault or the
         capacity limit may end it and the connection instead (False); else
         the engine runs in a thread, paced like a cloud, and
         `frame(rendered, fault)` is sent."""
         stream.generating = True
-        fault = self._faults.at_generation(action.text)
         if await self._misbehave(stream, fault, len(action.text)):
             return False
         if self._over_capacity():
@@ -339,8 +354,8 @@ class _Stream(abc.ABC):
         return self.generating or not self.pending.empty()
 
     @abc.abstractmethod
-    async def receive(self, raw: str | bytes) -> bool:
-        """Queue what a message asks for; False when the connection ends here."""
+    async def receive(self, raw: str | bytes) -> list | None:
+        """What a message asks for, in order; None when the connection ends here."""
 
     @abc.abstractmethod
     async def refuse(self, reject: Reject) -> None:
@@ -356,13 +371,13 @@ class _StreamInputStream(_Stream):
     def ended(self) -> bool:
         return self.state.ended
 
-    async def receive(self, raw: str | bytes) -> bool:
-        for action in self.state.receive(raw):
+    async def receive(self, raw: str | bytes) -> list | None:
+        actions = self.state.receive(raw)
+        for action in actions:
             if isinstance(action, Reject):
                 await _reject(self.connection, action)
-                return False
-            await self.pending.put(action)
-        return True
+                return None
+        return actions
 
     async def refuse(self, reject: Reject) -> None:
         await _reject(self.connection, reject)
@@ -373,11 +388,9 @@ class _SarvamStream(_Stream):
         super().__init__(connection)
         self.state, self.completion_event, self.request_id = state, completion_event, request_id
 
-    async def receive(self, raw: str | bytes) -> bool:
+    async def receive(self, raw: str | bytes) -> list | None:
         # Error replies are queued too, so every reply keeps its message's place.
-        for action in self.state.receive(raw):
-            await self.pending.put(action)
-        return True
+        return self.state.receive(raw)
 
     async def refuse(self, reject: Reject) -> None:
         # The refusals that end a generation (quota, too many at once) are the service's 429s.

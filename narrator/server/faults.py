@@ -4,7 +4,9 @@ SPEC is comma-separated `name=value` items, e.g.
 `drop=0.1,close1011=0.05,http429=0.2,stall=0.05,garbage=0.05,nullalign=0.2,quota=20000,seed=7`.
 
 - `http429=P`: refuse a handshake with HTTP 429.
-- Before a generation, at most one of (each `name=P`, a probability):
+- Per request (the generations one message asks for: a whole segment when
+  it ends with a flush), at most one of these, striking its last generation
+  (each `name=P`, a probability):
   `drop` (the connection is cut), `close1011` (closed with 1011), `stall`
   (nothing more is sent), `garbage` (a frame that is not the protocol's),
   `busy` (the service's "too many concurrent requests" error, then a close),
@@ -12,9 +14,10 @@ SPEC is comma-separated `name=value` items, e.g.
   first third of the text, as services sometimes do silently).
 - `quota=N`: after N characters in all, every generation is refused with
   the service's quota error.
-- `seed=N`: the dice. A generation's fault depends only on the seed, its
-  text and how many times that text was generated before, so a run is
-  reproducible whatever order concurrent sessions reach the server in.
+- `seed=N`: the dice. A request's fault depends only on the seed, the text
+  of its first generation and how many times that text was asked for
+  before, so a run is reproducible whatever order concurrent sessions reach
+  the server in.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from narrator.errors import ConfigError
 
 ENDING_FAULTS = ("drop", "close1011", "stall", "garbage", "busy")  # the generation never arrives
 SHAPING_FAULTS = ("nullalign", "truncate")  # it arrives, but not as it should
-GENERATION_FAULTS = ENDING_FAULTS + SHAPING_FAULTS
+REQUEST_FAULTS = ENDING_FAULTS + SHAPING_FAULTS
 HANDSHAKE_FAULTS = ("http429",)
-KNOWN = GENERATION_FAULTS + HANDSHAKE_FAULTS
+KNOWN = REQUEST_FAULTS + HANDSHAKE_FAULTS
 
 
 @dataclass
@@ -48,12 +51,12 @@ class FaultPlan:
     def at_handshake(self) -> str | None:
         return self._pick(HANDSHAKE_FAULTS, self._random.random())
 
-    def at_generation(self, text: str = "") -> str | None:
+    def at_request(self, text: str = "") -> str | None:
         digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
         occurrence = self._seen[digest]
         self._seen[digest] += 1
         roll = hashlib.blake2b(f"{self.seed}:{occurrence}:".encode() + digest, digest_size=8).digest()
-        return self._pick(GENERATION_FAULTS, int.from_bytes(roll, "big") / 2**64)
+        return self._pick(REQUEST_FAULTS, int.from_bytes(roll, "big") / 2**64)
 
     def charge(self, characters: int) -> int | None:
         """Count a generation against the quota: None when it fits, else the
@@ -101,6 +104,6 @@ def parse_faults(spec: str | None) -> FaultPlan:
                 f"--faults: bad item {item!r}; use name=probability (0..1) with names {', '.join(KNOWN)}, "
                 "quota=CHARACTERS and seed=N"
             ) from None
-    if sum(rates.get(n, 0) for n in GENERATION_FAULTS) > 1.0:
+    if sum(rates.get(n, 0) for n in REQUEST_FAULTS) > 1.0:
         raise ConfigError("--faults: generation fault probabilities add up to more than 1")
     return FaultPlan(rates, seed, quota)
