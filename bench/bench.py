@@ -174,13 +174,15 @@ class Server:
             self.proc.wait()
 
 
-def narrate(book: Path, out_dir: Path, url: str, concurrency: int) -> tuple[Usage, dict]:
+def narrate(book: Path, out_dir: Path, url: str, concurrency: int, *options: str,
+            may_fail: bool = False) -> tuple[Usage, dict]:
     """`narrator narrate` against `url` as a client of an ElevenLabs-like
-    service; its usage and the figures from its result line."""
+    service; its usage and the figures from its result line (with
+    `may_fail`, a run that failed gives its error line as figures["error"])."""
     env = dict(os.environ, ELEVENLABS_API_KEY="bench")
     log = out_dir.parent / f"{out_dir.name}.log"
     command = [*NARRATOR, "narrate", str(book), "-o", str(out_dir), "--provider", "elevenlabs",
-               "--endpoint", url, "--voice", VOICE, "--concurrency", str(concurrency), "--format", FORMAT]
+               "--endpoint", url, "--voice", VOICE, "--concurrency", str(concurrency), "--format", FORMAT, *options]
     with log.open("w+", encoding="utf-8") as output:
         started = time.monotonic()
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
@@ -193,6 +195,8 @@ def narrate(book: Path, out_dir: Path, url: str, concurrency: int) -> tuple[Usag
             raise
         output.seek(0)
         text = output.read()
+    if usage.exit_code != 0 and may_fail:
+        return usage, {"error": next((l for l in text.splitlines() if "narrator: error:" in l), "")}
     if usage.exit_code != 0:
         tail = "\n".join(text.splitlines()[-20:])
         raise SystemExit(f"bench: narrate exited {usage.exit_code}:\n{tail}")
@@ -291,6 +295,41 @@ def print_throughput(r: dict) -> None:
     print(f"ratio        {r['ratio']:.3f}  ideal/wall  [{verdict}]")
 
 
+# --- faults ---------------------------------------------------------------
+
+ISSUE_FAULTS = "drop=0.1,close1011=0.05,http429=0.2,stall=0.05,garbage=0.05,nullalign=0.2"
+
+
+def faults(args) -> dict:
+    """One book through a misbehaving server that stays up, run again until
+    it is whole (a segment can fail on protocol errors): what it cost."""
+    with _workdir(args.keep) as tmp:
+        tmp = Path(tmp)
+        book = tmp / "book.md"
+        characters = write_book(book, args.hours * 3600, seed=args.seed)
+        server = Server("--faults", f"{args.faults},seed={args.seed}")
+        runs = []
+        try:
+            while len(runs) < args.runs and not (runs and runs[-1]["exit_code"] == 0):
+                usage, figures = narrate(book, tmp / "out", server.url, args.concurrency,
+                                         "--timeout", str(args.timeout), may_fail=True)
+                runs.append({"exit_code": usage.exit_code, "wall_seconds": round(usage.wall_seconds, 3), **figures})
+        finally:
+            stats, _ = server.stop()
+    return {"mode": "faults", "faults": args.faults, "seed": args.seed, "characters": characters, "runs": runs,
+            "server": stats, "waste": round(stats["characters"] / characters, 3)}
+
+
+def print_faults(r: dict) -> None:
+    print(f"book         {r['characters']} characters; faults {r['faults']}, seed {r['seed']}")
+    for i, run in enumerate(r["runs"], 1):
+        said = run.get("error") or f"{run['segments']} segments, {run['retries']} retries"
+        print(f"run {i}        exit {run['exit_code']}, {run['wall_seconds']:.1f} s: {said}")
+    injected = ", ".join(f"{n} {name}" for name, n in sorted(r["server"]["faults"].items()))
+    print(f"injected     {injected}")
+    print(f"waste        {r['server']['characters']} characters generated for {r['characters']}: {r['waste']:.2f}")
+
+
 # --- client cost ----------------------------------------------------------
 
 
@@ -373,6 +412,14 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--concurrency", type=int, default=4, help="narrate --concurrency.")
     common(c)
 
+    f = sub.add_parser("faults", help="A book through `serve --faults`, run again until whole: the waste.")
+    f.add_argument("--hours", type=float, default=1.0, help="Hours of audio in the generated book.")
+    f.add_argument("--faults", default=ISSUE_FAULTS, help="serve --faults, without the seed.")
+    f.add_argument("--runs", type=int, default=3, help="At most this many runs.")
+    f.add_argument("--timeout", type=float, default=5.0, help="narrate --timeout: seconds before a stall is retried.")
+    f.add_argument("--concurrency", type=int, default=4, help="narrate --concurrency.")
+    common(f)
+
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # clean up the subprocesses as for Ctrl-C
     if args.mode == "throughput":
@@ -380,6 +427,9 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("throughput needs --capacity >= 1 and --speed > 0 to have an ideal")
         result = throughput(args)
         print(json.dumps(result)) if args.json else print_throughput(result)
+    elif args.mode == "faults":
+        result = faults(args)
+        print(json.dumps(result)) if args.json else print_faults(result)
     else:
         result = client(args)
         print(json.dumps(result)) if args.json else print_client(result)

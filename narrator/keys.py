@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 REDACTED = "[redacted]"
-MIN_SECRET_LENGTH = 4  # shorter strings would redact ordinary words
+MIN_SECRET_LENGTH = 8  # real keys are far longer; a short one would redact ordinary words and paths
 _secrets: set[str] = set()
 
 
