@@ -59,6 +59,9 @@ class NarrateOptions:
         self.service_endpoint()
 
     def _check_provider_options(self) -> None:
+        if self.provider == "local" and (self.endpoint or self.region):
+            raise ConfigError("--endpoint and --region say where a cloud service is: give --provider elevenlabs or "
+                              "sarvam with them (local starts its own server)")
         if self.provider == "sarvam":
             if self.stream != codec.StreamSettings() or self.output_format or self.region:
                 raise ConfigError("ElevenLabs options (voice settings, --format, --region, --seed, ...) do not apply to "
@@ -130,8 +133,7 @@ def narrate_file(path: Path, options: NarrateOptions) -> BookResult:
 async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookResult:
     started = time.monotonic()
     segments = plan(book, concurrency=options.concurrency, speak_titles=options.speak_titles)
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    store = SegmentStore(options.out_dir / f".{stem}.narrator-work")
+    store: SegmentStore | None = None  # made once the endpoint and the key are known good
     progress = Progress(stem, sum(len(s.text) for s in segments), enabled=options.progress)
 
     async def on_done(segment: Segment, chunks) -> None:
@@ -142,6 +144,7 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookRe
 
     try:
         async with _dialect(options) as dialect:
+            store = SegmentStore(options.out_dir / f".{stem}.narrator-work")
             keys = {s.index: dialect.segment_key(s.text) for s in segments}
             todo = [s for s in segments if not store.has(s.index, keys[s.index])]
             progress.advance(sum(len(s.text) for s in segments if s not in todo), 0.0)

@@ -28,7 +28,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 class SegmentStore:
     def __init__(self, root: Path):
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)  # the output folder too
 
     def _paths(self, index: int) -> tuple[Path, Path]:
         stem = self.root / f"segment-{index:06d}"

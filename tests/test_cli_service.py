@@ -105,3 +105,20 @@ def test_options_of_the_other_provider_are_refused_before_connecting(tmp_path):
                     "--endpoint", "ws://127.0.0.1:9", "-o", tmp_path / "out", env={"SARVAM_API_KEY": KEY})
     assert done.returncode == 3 and "0.3" in done.stderr and "3.0" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_key_echoed_back_by_the_service_is_redacted(tmp_path):
+    """The service's error repeats the request's voice id, here the key itself."""
+    with served() as (url, _):
+        done = narrate(url, tmp_path, "--voice", KEY)
+    assert done.returncode == 5 and "was not found" in done.stderr
+    assert KEY not in done.stdout + done.stderr and "[redacted]" in done.stderr
+
+
+def test_endpoints_that_cannot_be_used_are_one_line_exit_3(tmp_path):
+    for endpoint in ("ws://127.0.0.1:99999", "ws://[::1", "https://api.elevenlabs.io"):
+        done = narrate(endpoint, tmp_path / "out")
+        assert done.returncode == 3 and len(error_lines(done)) == 1 and "Traceback" not in done.stderr, endpoint
+    done = narrator("narrate", SAMPLES / "short-note.md", "--endpoint", "ws://127.0.0.1:9", "-o", tmp_path / "out")
+    assert done.returncode == 3 and "--provider elevenlabs or sarvam" in done.stderr
+    assert not (tmp_path / "out").exists(), "nothing is made before the settings are known good"

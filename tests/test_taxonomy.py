@@ -22,11 +22,11 @@ from tests.helpers import generated_book, run, spoken_words, srt_words
 BOOK = generated_book(16, chapters=2, seed=11)
 
 
-async def narrate(out, faults=None, voice="en-us", concurrency=3, profile=CloudProfile()):
+async def narrate(out, faults=None, voice="en-us", concurrency=3, profile=CloudProfile(), stall_timeout=1.5):
     async with EmbeddedServer(api_key="test-key-123", faults=parse_faults(faults), profile=profile) as server:
         options = NarrateOptions(out, provider="elevenlabs", endpoint=server.url, voice=voice,
                                  output_format="mp3_22050_32", concurrency=concurrency,
-                                 stall_timeout=1.5, progress=False)
+                                 stall_timeout=stall_timeout, progress=False)
         try:
             return await narrate_book(BOOK, "book", options), server.stats
         except ServiceError as error:
@@ -60,7 +60,31 @@ def test_input_an_unknown_voice_stops_with_the_services_message(tmp_path, key_en
     assert error.served.connections <= 3
 
 
-def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tmp_path, key_env):
+@pytest.fixture(scope="module")
+def clean_seconds(tmp_path_factory):
+    import os
+    os.environ["ELEVENLABS_API_KEY"] = "test-key-123"
+    try:
+        result, _ = run(narrate(tmp_path_factory.mktemp("clean") / "out"))
+    finally:
+        del os.environ["ELEVENLABS_API_KEY"]
+    return result.audio_seconds
+
+
+def same_audio(result, clean_seconds):
+    """Captions come from the text, so they cannot show lost or doubled audio: the length can."""
+    return abs(result.audio_seconds - clean_seconds) < 1.0
+
+
+def test_audio_without_alignment_never_spills_into_the_next_segment(tmp_path, key_env, clean_seconds):
+    # Paced like a cloud: after the chunk without alignment, the rest comes seconds apart.
+    result, served = run(narrate(tmp_path / "out", faults="nullalign=1.0", profile=CloudProfile(speed=8.0),
+                                 stall_timeout=6.0))
+    assert served.faults["nullalign"] > 0 and result.estimated_chapters
+    assert srt_words(result.srt) == spoken_words(BOOK) and same_audio(result, clean_seconds)
+
+
+def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tmp_path, key_env, clean_seconds):
     out = tmp_path / "out"
     total = sum(len(p) for c in BOOK.chapters for p in c.paragraphs)
     error = failing(out, faults=f"quota={total // 2}")
@@ -71,7 +95,7 @@ def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tm
     assert 0 < len(kept) and not (out / "book.mp3").exists()
 
     result, served = run(narrate(out))
-    assert srt_words(result.srt) == spoken_words(BOOK)
+    assert srt_words(result.srt) == spoken_words(BOOK) and same_audio(result, clean_seconds)
     assert result.reused_segments == len(kept)
     assert result.characters_sent < result.book_characters, "finished segments were not sent again"
 
@@ -92,7 +116,7 @@ def test_rate_limit_over_a_plans_capacity_settles_below_it(tmp_path, key_env):
     assert lowest <= 3, f"halved from 6 at least once: {result.concurrency}"
 
 
-def test_protocol_errors_fail_their_segment_alone_after_one_retry(tmp_path, key_env):
+def test_protocol_errors_fail_their_segment_alone_after_one_retry(tmp_path, key_env, clean_seconds):
     out = tmp_path / "out"
     error = failing(out, faults="garbage=0.4,seed=2")
     assert error.kind is ErrorKind.PROTOCOL and error.exit_code == 5
@@ -103,3 +127,4 @@ def test_protocol_errors_fail_their_segment_alone_after_one_retry(tmp_path, key_
 
     result, _ = run(narrate(out))
     assert srt_words(result.srt) == spoken_words(BOOK) and result.reused_segments == len(kept)
+    assert same_audio(result, clean_seconds)

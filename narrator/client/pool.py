@@ -111,6 +111,10 @@ class SessionPool:
             if reason is None:
                 break
             if request == 1:
+                # Whatever the service still sends for the short request must not
+                # reach the next one: ask again on a fresh connection.
+                session.abort()
+                session = None
                 self.stats.retries += 1
                 log.info("segment %d: audio looks truncated (%s); requesting it again", segment.index + 1, reason)
             else:
@@ -132,7 +136,10 @@ class SessionPool:
             with attempt:
                 async with self._slot():
                     try:
-                        if session is None or not session.is_open:
+                        if session is not None and not session.usable:
+                            session.abort()  # closed, or late audio of its last segment may still come
+                            session = None
+                        if session is None:
                             session = await self._open()
                         self.stats.characters_sent += len(segment.text)
                         chunks = await session.synthesize(segment.text)

@@ -19,7 +19,6 @@ from narrator.errors import ErrorKind, ServiceError
 from narrator.protocol.events import AudioChunk, Dialect, Final
 
 RECEIVE_LIMIT = 16 * 2**20  # real responses with long alignments exceed websockets' 1 MiB default
-QUIET_AFTER_UNALIGNED = 2.0  # seconds of silence that end a segment whose audio came without alignment
 
 
 class Session:
@@ -28,6 +27,7 @@ class Session:
         self._dialect = dialect
         self._stall_timeout = stall_timeout
         self._busy = False
+        self.reusable = True
         self._last_active = time.monotonic()
         self._keepalive = asyncio.create_task(self._keep_alive(dialect.keepalive_every))
 
@@ -49,6 +49,10 @@ class Session:
         for message in dialect.opening:
             await session._send(message)
         return session
+
+    @property
+    def usable(self) -> bool:
+        return self.reusable and self.is_open
 
     @property
     def is_open(self) -> bool:
@@ -90,25 +94,25 @@ class Session:
         marked = finals > 0  # the service says when each flush is done; else alignment coverage says it
         expected = sum(1 for c in text if not c.isspace())
         chunks: list[AudioChunk | Final] = []
-        covered, unaligned = 0, False
-        while finals if marked else covered < expected:
-            quiet_ends = unaligned and not marked
-            wait = QUIET_AFTER_UNALIGNED if quiet_ends else self._stall_timeout
+        covered, fenced = 0, False
+        while finals if marked else (fenced or covered < expected):
             try:
-                frame = await asyncio.wait_for(self._connection.recv(), wait)
+                frame = await asyncio.wait_for(self._connection.recv(), self._stall_timeout)
             except asyncio.TimeoutError:
-                if quiet_ends:
-                    return chunks  # audio came without alignment and has stopped: take it
-                raise ServiceError(ErrorKind.TRANSIENT, f"the stream stalled: nothing for {wait:g} s") from None
+                raise ServiceError(ErrorKind.TRANSIENT, f"the stream stalled: nothing for {self._stall_timeout:g} s") from None
             except ConnectionClosed as exc:
                 raise await self._closed_error(exc) from exc
             event = self._dialect.parse_frame(frame)
             if isinstance(event, AudioChunk):
                 chunks.append(event)
-                if event.alignment is None:
-                    unaligned = True
-                else:
+                if event.alignment is not None:
                     covered += sum(1 for c in event.alignment.chars if not c.isspace())
+                elif not marked and not fenced:
+                    # Without alignment nothing says when this segment's audio is
+                    # complete: end the input, so the service sends the rest, then
+                    # its final message, and closes. The connection ends with the segment.
+                    await self._send(self._dialect.end_of_input)
+                    fenced, self.reusable = True, False
             elif isinstance(event, Final):
                 if not marked:
                     break  # the end of the whole stream

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError
 from narrator.protocol import frames
@@ -147,9 +147,7 @@ def _id_problem(option: str, value: str | None) -> str | None:
 
 
 def stream_url(endpoint: str, settings: StreamSettings) -> str:
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("ws", "wss") or not parts.netloc:
-        raise ConfigError(f"endpoint {endpoint!r} is not a ws:// or wss:// URL; give e.g. wss://api.elevenlabs.io")
+    base = frames.check_endpoint(endpoint, DEFAULT_ENDPOINT)
     # output_format, inactivity_timeout and model_id keep the order they always had: the query is
     # part of each finished segment's key, so work kept by an earlier run is still found.
     query = {"output_format": settings.output_format, "inactivity_timeout": settings.inactivity_timeout}
@@ -161,7 +159,6 @@ def stream_url(endpoint: str, settings: StreamSettings) -> str:
         "enable_ssml_parsing": None if settings.enable_ssml_parsing is None else str(settings.enable_ssml_parsing).lower(),
     }
     query.update((name, value) for name, value in optional.items() if value is not None)
-    base = endpoint.rstrip("/")
     return f"{base}/v1/text-to-speech/{settings.voice}/stream-input?{urlencode(query)}"
 
 
@@ -206,11 +203,13 @@ def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> Dia
         opening=(init_message(settings),),
         segment_messages=lambda text: [text_message(text, flush=True)],
         keepalive=KEEPALIVE,
+        end_of_input=END_OF_INPUT,
         keepalive_every=settings.inactivity_timeout / 2,
         parse_frame=parse_frame,
         classify_close=classify_close,
         classify_handshake=classify_handshake,
         finals=lambda text: 0,  # a flush has no end marker: the alignment covering the text ends a segment
+        domain="elevenlabs.io",
     )
 
 

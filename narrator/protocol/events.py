@@ -51,6 +51,7 @@ class Dialect:
     opening: tuple[str, ...]  # sent once, right after connecting
     segment_messages: Callable[[str], list[str]]  # one segment's text, ending with a flush
     keepalive: str
+    end_of_input: str  # asks the service to finish what it has, send its final message and close
     keepalive_every: float  # seconds of idleness before a keep-alive is sent
     parse_frame: Callable[[str | bytes], Event]  # raises a classified ServiceError
     classify_close: Callable[[int | None, str], ServiceError]
@@ -58,11 +59,15 @@ class Dialect:
     # How many completion events a segment's messages bring (one per flush), or 0
     # when the service has none and alignment covering the text ends a segment.
     finals: Callable[[str], int]
+    domain: str  # the service's own hosts (its regions among them) all end in this
 
     def segment_key(self, text: str) -> str:
-        """What decides a segment's sound: the service, the URL's path and
-        query (voice, model, format, settings) and the opening messages, but
-        not the host (a region or a loopback port) and never the key."""
+        """What decides a segment's sound: who makes it (the service, whatever
+        its region; any other host, such as a rehearsal on loopback, is
+        itself, whatever its port), the URL's path and query (voice, model,
+        format, settings) and the opening messages; never the key."""
         url = urlsplit(self.url)
-        basis = json.dumps([self.name, url.path, url.query, self.opening, text])
+        host = url.hostname or ""
+        maker = self.domain if host == self.domain or host.endswith("." + self.domain) else host
+        basis = json.dumps([self.name, maker, url.path, url.query, self.opening, text])
         return hashlib.sha256(basis.encode()).hexdigest()

@@ -9,8 +9,21 @@ import base64
 import binascii
 import json
 from typing import Callable
+from urllib.parse import urlsplit
 
-from narrator.errors import ErrorKind, ServiceError
+from narrator.errors import ConfigError, ErrorKind, ServiceError
+
+
+def check_endpoint(endpoint: str, example: str) -> str:
+    """The endpoint without a trailing slash, or a ConfigError saying what a good one looks like."""
+    try:
+        parts = urlsplit(endpoint)
+        parts.port  # noqa: B018 - reading it is what validates it
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigError(f"endpoint {endpoint!r} is not a ws:// or wss:// URL with a host and port; give e.g. {example}")
+    return endpoint.rstrip("/")
 
 
 def load(raw: str | bytes) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import regex
 
@@ -104,11 +104,9 @@ def _speaker_problem(speaker) -> str | None:
 
 
 def stream_url(endpoint: str, settings: SarvamSettings) -> str:
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("ws", "wss") or not parts.netloc:
-        raise ConfigError(f"endpoint {endpoint!r} is not a ws:// or wss:// URL; give e.g. {DEFAULT_ENDPOINT}")
+    base = frames.check_endpoint(endpoint, DEFAULT_ENDPOINT)
     query = urlencode({"model": settings.model, "send_completion_event": "true"})
-    return f"{endpoint.rstrip('/')}/text-to-speech/ws?{query}"
+    return f"{base}/text-to-speech/ws?{query}"
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
@@ -231,11 +229,13 @@ def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> Dia
         opening=(config_message(settings),),
         segment_messages=segment_messages,
         keepalive=PING,
+        end_of_input=FLUSH,  # never needed: every flush brings its completion event
         keepalive_every=KEEPALIVE_EVERY,
         parse_frame=parse_frame,
         classify_close=classify_close,
         classify_handshake=classify_handshake,
         finals=lambda text: len(paragraphs(text)),  # the URL asks for a completion event after every flush
+        domain="sarvam.ai",
     )
 
 

@@ -32,7 +32,7 @@ from narrator.engine.espeak import Espeak
 from narrator.engine.render import Rendered, parse_output_format, render, render_mp3
 from narrator.errors import ConfigError
 from narrator.protocol.sarvam import SarvamSettings
-from narrator.server.faults import FaultPlan
+from narrator.server.faults import SHAPING_FAULTS, FaultPlan
 from narrator.server import sarvam_ws, stream_input
 from narrator.server.sarvam_ws import Completed, Query, SarvamWs, read_query
 from narrator.server.sarvam_ws import Error as SarvamError
@@ -223,8 +223,9 @@ class EmbeddedServer:
             try:
                 raw = await asyncio.wait_for(connection.recv(), idle)
             except asyncio.TimeoutError:
-                if stream.owes_audio:
-                    continue  # the inactivity clock waits while audio is still owed
+                # The clock waits while audio is owed, and starts again when the last of it went out.
+                if stream.owes_audio or time.monotonic() - stream.last_sent < idle:
+                    continue
                 await connection.close(1008, idle_reason)
                 return
             actions = await stream.receive(raw)
@@ -235,13 +236,15 @@ class EmbeddedServer:
     def _queue(self, stream: "_Stream", actions: list) -> None:
         """Queue what one message asks for. Faults are rolled per message:
         one roll for all the generations it asks for (a whole segment, when
-        it ends with a flush), striking the last of them, after the others'
-        audio went out, as a connection failing mid-stream does."""
+        it ends with a flush). A fault that ends the request strikes the last
+        of them, after the others' audio went out, as a connection failing
+        mid-stream does."""
         generations = [a for a in actions if isinstance(a, GENERATIONS)]
         fault = self._faults.at_request(generations[0].text) if generations else None
-        last = generations[-1] if generations else None
+        # A fault that shapes audio strikes the first generation, so the rest still follows it.
+        struck = (generations[0] if fault in SHAPING_FAULTS else generations[-1]) if generations else None
         for action in actions:
-            stream.pending.put_nowait((action, fault if action is last else None))
+            stream.pending.put_nowait((action, fault if action is struck else None))
 
     async def _generate_stream_input(self, stream: "_StreamInputStream") -> None:
         while True:
@@ -282,6 +285,7 @@ class EmbeddedServer:
             return False
         rendered = await self._render(action, synthesize, fault)
         await stream.connection.send(frame(rendered, fault))
+        stream.last_sent = time.monotonic()
         stream.generating = False
         return True
 
@@ -348,6 +352,7 @@ class _Stream(abc.ABC):
         self.connection = connection
         self.pending: asyncio.Queue = asyncio.Queue()
         self.generating = False
+        self.last_sent = 0.0  # when the last audio went out (monotonic)
 
     @property
     def owes_audio(self) -> bool:
