@@ -25,6 +25,8 @@ def check_endpoint(endpoint: str, example: str) -> str:
         raise ConfigError(f"endpoint {endpoint!r} is not a ws:// or wss:// URL with a host and port; give e.g. {example}")
     return endpoint.rstrip("/")
 
+QUOTA_ADVICE = "finished work is kept; add credits or wait for the quota to reset, then run again"
+
 
 def load(raw: str | bytes) -> dict:
     try:

@@ -296,7 +296,7 @@ def classify_handshake(status: int) -> ServiceError:
 
 _ADVICE = {
     ErrorKind.AUTH: "check SARVAM_API_KEY",
-    ErrorKind.QUOTA: "finished work is kept; add credits or wait for the quota to reset, then run again",
+    ErrorKind.QUOTA: frames.QUOTA_ADVICE,
     ErrorKind.INPUT: "check the model, language, speaker and the other settings",
 }
 
