@@ -12,7 +12,8 @@ import re
 from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
-from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.errors import ErrorKind, ServiceError
+from narrator import checks
 from narrator.protocol import frames
 from narrator.protocol.events import Alignment, AudioChunk, Dialect, Event, Final
 
@@ -27,8 +28,8 @@ REGIONS = {
     "sg": "wss://api.sg.residency.elevenlabs.io",
 }
 DEFAULT_SCHEDULE = (120, 160, 250, 290)
+MP3_FORMAT = re.compile(r"^mp3_(22050|44100)_(32|64|96|128|192)$")  # what the embedded engine serves
 MP3_FORMATS = ("mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128", "mp3_44100_192")
-MP3_FORMAT = re.compile(r"^mp3_(22050|44100)_(32|64|96|128|192)$")
 
 # The service's documented bounds, shared with the embedded server.
 SCHEDULE_RANGE = (50, 500)
@@ -79,9 +80,7 @@ class StreamSettings:
 def validate(settings: StreamSettings) -> StreamSettings:
     """The settings unchanged, or a ConfigError naming the first bad one as
     it is spelled on the command line, with what would be accepted."""
-    for problem in _problems(settings):
-        if problem:
-            raise ConfigError(problem)
+    checks.raise_first(_problems(settings))
     return settings
 
 
@@ -89,31 +88,16 @@ def _problems(s: StreamSettings):
     """One message or None per setting; a setting left at None is not sent, so it is never wrong."""
     yield _id_problem("--voice", s.voice)
     yield _id_problem("--model", s.model)
-    yield _choice_problem("--format", s.output_format, MP3_FORMATS)
-    yield _range_problem("--inactivity-timeout", s.inactivity_timeout, INACTIVITY_RANGE, whole=True, unit=" seconds")
+    yield checks.choice_problem("--format", s.output_format, MP3_FORMATS, optional=True)
+    yield checks.range_problem("--inactivity-timeout", s.inactivity_timeout, INACTIVITY_RANGE, whole=True,
+                               unit=" seconds", optional=True)
     yield _language_problem(s.language_code)
-    yield _range_problem("--seed", s.seed, SEED_RANGE, whole=True)
-    yield _choice_problem("--text-normalization", s.apply_text_normalization, TEXT_NORMALIZATION)
+    yield checks.range_problem("--seed", s.seed, SEED_RANGE, whole=True, optional=True)
+    yield checks.choice_problem("--text-normalization", s.apply_text_normalization, TEXT_NORMALIZATION, optional=True)
     for name, bounds in VOICE_SETTING_RANGES.items():
-        yield _range_problem("--" + name.replace("_", "-"), getattr(s.voice_settings, name), bounds)
+        yield checks.range_problem("--" + name.replace("_", "-"), getattr(s.voice_settings, name), bounds, optional=True)
     yield _schedule_problem(s.chunk_length_schedule)
     yield _dictionaries_problem(s.pronunciation_dictionary_locators)
-
-
-def _range_problem(option: str, value, bounds, *, whole: bool = False, unit: str = "") -> str | None:
-    low, high = bounds
-    # bool is an int to Python but never a number to the user; NaN fails both comparisons.
-    number = isinstance(value, int) if whole else isinstance(value, (int, float))
-    if value is None or (number and not isinstance(value, bool) and low <= value <= high):
-        return None
-    kind = "a whole number" if whole else "a number"
-    return f"{option} {value} is out of range: give {kind} from {low} to {high}{unit}"
-
-
-def _choice_problem(option: str, value: str | None, choices: tuple[str, ...]) -> str | None:
-    if value is None or value in choices:
-        return None
-    return f"{option} {value!r} is not one of {', '.join(choices)}"
 
 
 def _language_problem(code: str | None) -> str | None:
@@ -124,7 +108,7 @@ def _language_problem(code: str | None) -> str | None:
 
 def _schedule_problem(schedule: tuple[int, ...]) -> str | None:
     low, high = SCHEDULE_RANGE
-    if schedule and all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in schedule):
+    if schedule and all(checks.is_number(v, whole=True) and low <= v <= high for v in schedule):
         return None
     given = ",".join(map(str, schedule)) or "(empty)"
     return f"--chunk-schedule {given} is out of range: give characters from {low} to {high} each, e.g. 120,160,250,290"

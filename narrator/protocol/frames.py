@@ -28,7 +28,17 @@ def check_endpoint(endpoint: str, example: str) -> str:
 QUOTA_ADVICE = "finished work is kept; add credits or wait for the quota to reset, then run again"
 
 
+def json_object(raw: str | bytes) -> dict | None:
+    """A client's message as a JSON object, or None for anything else (the servers' judgement)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def load(raw: str | bytes) -> dict:
+    """A service's frame as a JSON object, or a protocol error saying which way it is not."""
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 import regex
 
-from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.errors import ErrorKind, ServiceError
+from narrator import checks
 from narrator.protocol import frames
 from narrator.protocol.events import AudioChunk, Dialect, Event, Final
 
@@ -58,43 +59,24 @@ def validate(settings: SarvamSettings) -> None:
     for bulbul:v2 only: the later models ignore them. The embedded server
     judges a config message with the same rules, so values of any JSON type
     are handled."""
-    for problem in _problems(settings):
-        if problem:
-            raise ConfigError(problem)
+    checks.raise_first(_problems(settings))
 
 
 def _problems(s: SarvamSettings):
-    yield _choice_problem("model", s.model, MODELS)
-    yield _choice_problem("language_code", s.language_code, LANGUAGES)
+    yield checks.choice_problem("model", s.model, MODELS)
+    yield checks.choice_problem("language_code", s.language_code, LANGUAGES)
     yield _speaker_problem(s.speaker)
     if s.model in PACE_RANGES:
-        yield _range_problem("pace", s.pace, PACE_RANGES[s.model], f" for {s.model}")
+        yield checks.range_problem("pace", s.pace, PACE_RANGES[s.model], context=f" for {s.model}")
     if s.model == "bulbul:v2":
-        yield _range_problem("pitch", s.pitch, PITCH_RANGE)
-        yield _range_problem("loudness", s.loudness, LOUDNESS_RANGE)
-    yield _choice_problem("sample_rate", s.sample_rate, SAMPLE_RATES)
-    yield _choice_problem("bitrate", s.bitrate, BITRATES)
-    yield _range_problem("min_buffer_size", s.min_buffer_size, MIN_BUFFER_RANGE, whole=True)
-    yield _range_problem("max_chunk_length", s.max_chunk_length, MAX_CHUNK_RANGE, whole=True)
+        yield checks.range_problem("pitch", s.pitch, PITCH_RANGE)
+        yield checks.range_problem("loudness", s.loudness, LOUDNESS_RANGE)
+    yield checks.choice_problem("sample_rate", s.sample_rate, SAMPLE_RATES)
+    yield checks.choice_problem("bitrate", s.bitrate, BITRATES)
+    yield checks.range_problem("min_buffer_size", s.min_buffer_size, MIN_BUFFER_RANGE, whole=True)
+    yield checks.range_problem("max_chunk_length", s.max_chunk_length, MAX_CHUNK_RANGE, whole=True)
     if not isinstance(s.enable_preprocessing, bool):
         yield f"enable_preprocessing {s.enable_preprocessing!r} is not true or false"
-
-
-def _choice_problem(name: str, value, choices: tuple) -> str | None:
-    # True == 1 to Python, and 22050.0 == 22050: only the exact type is the service's.
-    if any(type(value) is type(choice) and value == choice for choice in choices):
-        return None
-    return f"{name} {value!r} is not one of {', '.join(map(str, choices))}"
-
-
-def _range_problem(name: str, value, bounds, context: str = "", *, whole: bool = False) -> str | None:
-    low, high = bounds
-    number = isinstance(value, int) if whole else isinstance(value, (int, float))
-    # bool is an int to Python but never a number to the service; NaN fails both comparisons.
-    if number and not isinstance(value, bool) and low <= value <= high:
-        return None
-    kind = "a whole number" if whole else "a number"
-    return f"{name} {value!r} is out of range{context}: give {kind} from {low} to {high}"
 
 
 def _speaker_problem(speaker) -> str | None:

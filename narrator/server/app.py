@@ -439,12 +439,7 @@ def _sarvam_final() -> str:
 
 
 async def _sarvam_fail(connection: ServerConnection, error: SarvamError, request_id: str) -> None:
-    await connection.send(_sarvam_error(error, request_id))
-    await connection.close(1008, _close_reason(error.message))
-
-
-def _close_reason(text: str) -> str:
-    return text.encode()[:CLOSE_REASON_BYTES].decode("utf-8", "ignore")
+    await _refuse(connection, _sarvam_error(error, request_id), error.message)
 
 
 def _first_third(text: str) -> str:
@@ -465,5 +460,10 @@ def _inactivity(value: str | None) -> float:
 
 
 async def _reject(connection, reject: Reject) -> None:
-    await connection.send(reject.frame())
-    await connection.close(1008, _close_reason(reject.message))
+    await _refuse(connection, reject.frame(), reject.message)
+
+
+async def _refuse(connection, frame: str, reason: str) -> None:
+    """The service's error frame, then close 1008 with its message as far as a close frame carries it."""
+    await connection.send(frame)
+    await connection.close(1008, reason.encode()[:CLOSE_REASON_BYTES].decode("utf-8", "ignore"))

@@ -7,10 +7,10 @@ replies and keeps the connection). `read_query` judges the URL's query.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from narrator.errors import ConfigError
+from narrator.protocol import frames
 from narrator.protocol.sarvam import (
     CODECS,
     LANGUAGES,
@@ -82,7 +82,7 @@ class SarvamWs:
         self._starts_stream = True
 
     def receive(self, raw: str | bytes) -> list:
-        message = _load(raw)
+        message = frames.json_object(raw)
         if message is None:
             return [Error(NOT_A_DICTIONARY)]
         kind = message.get("type")
@@ -163,11 +163,3 @@ def _codec_problem(codec) -> Error | None:
     if codec != SERVED_CODEC:
         return Error(f"output_audio_codec {codec!r} is not served by the embedded engine: use {SERVED_CODEC}")
     return None
-
-
-def _load(raw: str | bytes) -> dict | None:
-    try:
-        message = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return message if isinstance(message, dict) else None

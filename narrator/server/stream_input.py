@@ -11,6 +11,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from narrator import checks
+from narrator.protocol import frames
 from narrator.protocol.elevenlabs import (
     DEFAULT_SCHEDULE,
     LANGUAGE_CODE,
@@ -163,13 +165,8 @@ def _cut_point(buffer: str, size: int) -> int | None:
 
 
 def _load(raw: str | bytes) -> dict | None:
-    try:
-        message = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(message, dict) or not isinstance(message.get("text"), str):
-        return None
-    return message
+    message = frames.json_object(raw)
+    return message if message is not None and isinstance(message.get("text"), str) else None
 
 
 def _supplied_key(message: dict, header_key: str | None) -> str | None:
@@ -191,7 +188,7 @@ def _check_voice_settings(settings) -> Reject | None:
         return _invalid("voice_settings must be an object")
     for name, (low, high) in VOICE_SETTING_RANGES.items():
         value = settings.get(name)
-        if value is not None and not (_is_number(value) and low <= value <= high):
+        if value is not None and not (checks.is_number(value) and low <= value <= high):
             return _invalid(f"voice_settings.{name} must be a number between {low} and {high} (got {value!r})")
     boost = settings.get("use_speaker_boost")
     if boost is not None and not isinstance(boost, bool):
@@ -217,11 +214,6 @@ def _is_locator(locator) -> bool:
         return False
     version = locator.get("version_id")
     return isinstance(locator.get("pronunciation_dictionary_id"), str) and (version is None or isinstance(version, str))
-
-
-def _is_number(value) -> bool:
-    # JSON true is a bool, and a bool is an int to Python.
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _schedule(config) -> tuple[int, ...] | Reject | None:
