@@ -1,13 +1,21 @@
 """espeak-ng through ctypes (the library that espeakng-loader ships).
 
-espeak-ng keeps one global synthesiser per process, so every call holds a
-lock; ctypes releases the GIL while the C code runs, so the asyncio loop
-that hands work to a thread stays responsive.
+espeak-ng keeps its synthesiser in process-wide statics, some of them
+never reset (the pitch flutter's phase, the gain control), so the same
+text spoken twice comes out a few samples different. Each synthesis
+therefore loads the library afresh and unloads it after (about 4 ms): the
+same text, voice and rate always give the same audio, like a service asked
+with a `seed`, and a resumed book can be compared byte for byte with an
+uninterrupted one. One lock serialises the calls; ctypes releases the GIL
+while the C code runs, so the asyncio loop that hands work to a thread
+stays responsive.
 """
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -54,28 +62,21 @@ class Speech:
 
 
 class Espeak:
-    """One process-wide espeak-ng instance."""
+    """The process's espeak-ng: one call at a time, each on a fresh library."""
 
     _lock = threading.Lock()
     _instance: "Espeak | None" = None
 
     def __init__(self) -> None:
-        self._lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self._lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-            ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
-        ]
-        data_parent = os.path.dirname(espeakng_loader.get_data_path())
-        rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_RETRIEVAL, 0, data_parent.encode(), 0)
-        if rate <= 0:
-            raise RuntimeError("espeak-ng failed to initialise")
-        self.sample_rate = rate
+        self._path = espeakng_loader.get_library_path()
+        self._data_parent = os.path.dirname(espeakng_loader.get_data_path()).encode()
         self._pcm: list[bytes] = []
         self._words: list[tuple[int, int]] = []
         # Keep a reference: ctypes callbacks are freed with their Python object.
         self._callback = _Callback(self._on_audio)
-        self._lib.espeak_SetSynthCallback(self._callback)
-        self._voice: str | None = None
+        self._voices: dict[str, bool] = {}
+        with self._library():  # shared() holds the lock
+            self.sample_rate = self._rate
 
     @classmethod
     def shared(cls) -> "Espeak":
@@ -83,6 +84,27 @@ class Espeak:
             if cls._instance is None:
                 cls._instance = cls()
             return cls._instance
+
+    @contextlib.contextmanager
+    def _library(self):
+        """A freshly loaded, initialised espeak-ng, unloaded on leaving: its
+        statics start from zero every time. Call with the lock held."""
+        lib = ctypes.CDLL(self._path)
+        try:
+            lib.espeak_Synth.argtypes = [
+                ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+                ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ]
+            self._rate = lib.espeak_Initialize(_AUDIO_OUTPUT_RETRIEVAL, 0, self._data_parent, 0)
+            if self._rate <= 0:
+                raise RuntimeError("espeak-ng failed to initialise")
+            lib.espeak_SetSynthCallback(self._callback)
+            try:
+                yield lib
+            finally:
+                lib.espeak_Terminate()
+        finally:
+            _ctypes.dlclose(lib._handle)
 
     def _on_audio(self, wav, count, events) -> int:
         if count > 0:
@@ -97,24 +119,20 @@ class Espeak:
 
     def synthesize(self, text: str, *, voice: str = "en-us", words_per_minute: int = 175) -> Speech:
         data = text.encode("utf-8")
-        with self._lock:
-            self._select_voice(voice)
-            self._lib.espeak_SetParameter(_PARAM_RATE, words_per_minute, 0)
+        with self._lock, self._library() as lib:
+            if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                # An unknown voice id (a cloud service's voice, say) speaks in the default.
+                lib.espeak_SetVoiceByName(b"en-us")
+            lib.espeak_SetParameter(_PARAM_RATE, words_per_minute, 0)
             self._pcm, self._words = [], []
-            self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-            self._lib.espeak_Synchronize()
+            lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            lib.espeak_Synchronize()
             pcm, words = b"".join(self._pcm), tuple(self._words)
         return Speech(pcm, self.sample_rate, words)
 
     def has_voice(self, voice: str) -> bool:
         with self._lock:
-            self._voice = None  # whatever happens here, the next synthesis selects its voice again
-            return self._lib.espeak_SetVoiceByName(voice.encode()) == 0
-
-    def _select_voice(self, voice: str) -> None:
-        if voice == self._voice:
-            return
-        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            # An unknown voice id (a cloud service's voice, say) speaks in the default.
-            self._lib.espeak_SetVoiceByName(b"en-us")
-        self._voice = voice
+            if voice not in self._voices:
+                with self._library() as lib:
+                    self._voices[voice] = lib.espeak_SetVoiceByName(voice.encode()) == 0
+            return self._voices[voice]
