@@ -17,7 +17,7 @@ from mutagen.id3 import ID3, TALB, TIT2, TPE1, TCON
 from narrator.captions import build_cues, write_srt, write_vtt
 from narrator.errors import AudioError
 from narrator.model import Book, Word
-from narrator.store import SegmentStore
+from narrator.cache import BookSegments
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Timeline:
         return self.samples * 1000 // self.sample_rate
 
 
-def measure(store: SegmentStore, count: int) -> Timeline:
+def measure(store: BookSegments, count: int) -> Timeline:
     samples, rate = 0, None
     for index in range(count):
         meta = store.meta(index)
@@ -41,7 +41,7 @@ def measure(store: SegmentStore, count: int) -> Timeline:
     return Timeline(samples, rate or 1)
 
 
-def write_book_mp3(store: SegmentStore, count: int, path: Path, book: Book) -> None:
+def write_book_mp3(store: BookSegments, count: int, path: Path, book: Book) -> None:
     part = path.with_name(path.name + ".part")
     with open(part, "wb") as out:
         for index in range(count):
@@ -56,7 +56,7 @@ def write_book_mp3(store: SegmentStore, count: int, path: Path, book: Book) -> N
     os.replace(part, path)
 
 
-def book_words(store: SegmentStore, count: int) -> Iterator[Word]:
+def book_words(store: BookSegments, count: int) -> Iterator[Word]:
     """Each segment's words moved to where the segment starts in the book.
     The offset is an integer sample count, so nothing drifts."""
     samples = 0
@@ -68,7 +68,7 @@ def book_words(store: SegmentStore, count: int) -> Iterator[Word]:
         samples += meta["samples"]
 
 
-def write_captions(store: SegmentStore, count: int, timeline: Timeline, srt: Path | None, vtt: Path | None) -> int:
+def write_captions(store: BookSegments, count: int, timeline: Timeline, srt: Path | None, vtt: Path | None) -> int:
     cues = 0
     for path, writer in ((srt, write_srt), (vtt, write_vtt)):
         if path is None:

@@ -21,6 +21,9 @@ class ExitCode(enum.IntEnum):
     AUTH = 6
     QUOTA = 7
     AUDIO = 8
+    LOCKED = 9  # another run holds the book or the jobs folder
+    JOBS_FAILED = 10  # `narrator run`: some jobs failed, the others are done
+    BUDGET = 11  # stopped before crossing --max-characters or a job's budget
     INTERRUPTED = 130
 
 
@@ -44,6 +47,18 @@ class AudioError(NarratorError):
     """Audio that cannot be parsed or assembled."""
 
     exit_code = ExitCode.AUDIO
+
+
+class LockedError(NarratorError):
+    """Another live run holds the lock on this output or jobs folder."""
+
+    exit_code = ExitCode.LOCKED
+
+
+class BudgetError(NarratorError):
+    """Sending the next segment would cross the character budget."""
+
+    exit_code = ExitCode.BUDGET
 
 
 class ErrorKind(enum.Enum):

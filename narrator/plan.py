@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from narrator.model import Book, Segment
 
-MIN_SEGMENT_CHARS = 300
-MAX_SEGMENT_CHARS = 1200
-SEGMENTS_PER_SESSION = 8  # the last round leaves sessions idle: more, smaller rounds waste less
+SEGMENT_SIZES = (1200, 600, 300)  # the steps a book's length picks its segment size from
+SEGMENTS_PER_BOOK = 32  # rounds enough that a pool of 4 stays busy on a short book
 
 
-def segment_size(book: Book, concurrency: int) -> int:
-    """Small enough that every session gets several segments, large enough
-    that a flush (and a time to first byte) is paid rarely."""
+def segment_size(book: Book) -> int:
+    """Small enough that a pool stays busy on a short book, large enough that
+    a flush (and a time to first byte) is paid rarely. A segment's text is its
+    cache key, so the size depends on neither --concurrency nor the exact
+    length of the book: changing either must not move the cuts."""
     total = sum(len(p) for chapter in book.chapters for p in chapter.paragraphs)
-    target = total // max(1, concurrency * SEGMENTS_PER_SESSION)
-    return max(MIN_SEGMENT_CHARS, min(MAX_SEGMENT_CHARS, target))
+    return next((size for size in SEGMENT_SIZES if total // SEGMENTS_PER_BOOK >= size), SEGMENT_SIZES[-1])
 
 
 def spoken_title(title: str) -> str:
@@ -22,10 +22,14 @@ def spoken_title(title: str) -> str:
     return title if title[-1:] in ".!?…:" else title + "."
 
 
-def plan(book: Book, *, concurrency: int = 4, speak_titles: bool = True, max_chars: int | None = None) -> list[Segment]:
-    """Cut each chapter at paragraph boundaries into segments of about
-    `max_chars`; a paragraph is never split, so a cue never spans two."""
-    limit = max_chars or segment_size(book, concurrency)
+def plan(book: Book, *, speak_titles: bool = True, max_chars: int | None = None) -> list[Segment]:
+    """Cut each chapter at paragraph boundaries into segments of at most
+    `max_chars`; a paragraph is never split, so a cue never spans two. Cuts
+    are made chapter by chapter and greedily, so editing a paragraph leaves
+    every other chapter's segments as they were, and in its own chapter
+    those before it; those after it too unless the edit changes its length
+    by more than its segment has room for."""
+    limit = max_chars or segment_size(book)
     segments: list[Segment] = []
     for number, chapter in enumerate(book.chapters):
         paragraphs = ([spoken_title(chapter.title)] if speak_titles and chapter.title else []) + list(chapter.paragraphs)

@@ -1,8 +1,8 @@
 """Narrate one book: read, plan, run the segments through the pool, assemble.
 
-The I/O shell around the pure core. Finished segments go to a work folder
-beside the output as they arrive; the book and its captions are written
-only when every segment is there, and the work folder is removed after.
+The I/O shell around the pure core. Segments already in the cache are not
+sent; finished segments go to the cache as they arrive; the book and its
+captions are written only when every segment is there.
 """
 
 from __future__ import annotations
@@ -15,19 +15,23 @@ from pathlib import Path
 
 from narrator import assemble
 from narrator.client.pool import PoolConfig, SessionPool
-from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.budget import Budget
+from narrator.cache import BookSegments, SegmentCache
+from narrator.errors import AudioError, BudgetError, ConfigError, ErrorKind, NarratorError, ServiceError
 from narrator.keys import api_key
 from narrator.model import Book, Segment
 from narrator.plan import plan
 from narrator.progress import Progress
 from narrator.protocol import elevenlabs as codec
 from narrator.protocol import sarvam
+from narrator.protocol.events import Dialect
 from narrator.readers import read_document
 from narrator.server.app import EmbeddedServer
-from narrator.store import SegmentStore
 from narrator.timeline import segment_audio
 
 PROVIDERS = ("local", "elevenlabs", "sarvam")
+CAPTION_FORMATS = ("srt", "vtt")
+LOCAL_HOST = "127.0.0.1"
 KEY_NAMES = {"elevenlabs": "ELEVENLABS_API_KEY", "sarvam": "SARVAM_API_KEY"}
 
 
@@ -43,6 +47,7 @@ class NarrateOptions:
     speak_titles: bool = True
     stall_timeout: float = 30.0
     progress: bool = True
+    captions: tuple[str, ...] = CAPTION_FORMATS  # which caption files to write
     region: str | None = None  # a name in codec.REGIONS, instead of endpoint
     # Everything else sent to the service (language, seed, voice settings, schedule...).
     # Its voice, model and output_format are replaced by the fields above.
@@ -55,6 +60,9 @@ class NarrateOptions:
         if self.provider not in PROVIDERS:
             raise ConfigError(f"unknown provider {self.provider!r}; choose one of {', '.join(PROVIDERS)}")
         self._check_provider_options()
+        for name in self.captions:
+            if name not in CAPTION_FORMATS:
+                raise ConfigError(f"caption format {name!r} is not one of {', '.join(CAPTION_FORMATS)}")
         self.service_settings()
         self.service_endpoint()
 
@@ -105,8 +113,8 @@ class NarrateOptions:
 @dataclass
 class BookResult:
     mp3: Path
-    srt: Path
-    vtt: Path
+    srt: Path | None
+    vtt: Path | None
     segments: int
     cues: int
     audio_seconds: float
@@ -115,7 +123,8 @@ class BookResult:
     wall_seconds: float
     estimated_chapters: list[str] = field(default_factory=list)
     book_characters: int = 0
-    reused_segments: int = 0  # finished by an earlier, interrupted run
+    reused_segments: int = 0  # found in the cache: finished by an earlier run, or shared with another book
+    cached_characters: int = 0  # the text of those: what was not sent again
     short_segments: list[int] = field(default_factory=list)
     concurrency: str = ""
 
@@ -125,53 +134,88 @@ class BookResult:
         return self.characters_sent / self.book_characters if self.book_characters else 0.0
 
 
-def narrate_file(path: Path, options: NarrateOptions) -> BookResult:
+@dataclass(frozen=True)
+class PlannedBook:
+    """A book's segments and their cache keys: what a run would send, or find."""
+
+    book: Book
+    segments: list[Segment]
+    keys: list[str]
+
+    @property
+    def characters(self) -> int:
+        return sum(len(s.text) for s in self.segments)
+
+
+def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
+    """No connection and no key needed: the key depends on neither."""
+    segments = plan(book, speak_titles=options.speak_titles)
+    dialect = _key_dialect(options)
+    return PlannedBook(book, segments, [dialect.segment_key(s.text) for s in segments])
+
+
+def output_paths(out_dir: Path, stem: str, captions: tuple[str, ...]) -> tuple[Path, Path | None, Path | None]:
+    mp3, srt, vtt = (out_dir / f"{stem}{suffix}" for suffix in (".mp3", ".srt", ".vtt"))
+    return mp3, srt if "srt" in captions else None, vtt if "vtt" in captions else None
+
+
+def narrate_file(path: Path, options: NarrateOptions, *, cache: SegmentCache | None = None,
+                 budget: Budget | None = None) -> BookResult:
     book = read_document(path)
-    return asyncio.run(narrate_book(book, path.stem, options))
+    return asyncio.run(narrate_book(book, path.stem, options, cache=cache, budget=budget))
 
 
-async def narrate_book(book: Book, stem: str, options: NarrateOptions) -> BookResult:
+async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache: SegmentCache | None = None,
+                       budget: Budget | None = None) -> BookResult:
     started = time.monotonic()
-    segments = plan(book, concurrency=options.concurrency, speak_titles=options.speak_titles)
-    store: SegmentStore | None = None  # made once the endpoint and the key are known good
-    progress = Progress(stem, sum(len(s.text) for s in segments), enabled=options.progress)
+    cache = cache or SegmentCache()
+    planned = plan_book(book, options)
+    segments, keys = planned.segments, planned.keys
+    progress = Progress(stem, planned.characters, enabled=options.progress)
 
     async def on_done(segment: Segment, chunks) -> None:
-        # Parsing and the fsynced writes run in a thread: the other sessions keep streaming meanwhile.
+        # Parsing and the fsynced write run in a thread: the other sessions keep streaming meanwhile.
         audio = await asyncio.to_thread(segment_audio, segment.paragraphs, chunks)
-        await asyncio.to_thread(store.put, segment.index, audio, keys[segment.index])
+        await asyncio.to_thread(cache.put, keys[segment.index], audio, len(segment.text))
         progress.advance(len(segment.text), audio.duration_ms / 1000)
 
     try:
         async with _dialect(options) as dialect:
-            store = SegmentStore(options.out_dir / f".{stem}.narrator-work")
-            keys = {s.index: dialect.segment_key(s.text) for s in segments}
-            todo = [s for s in segments if not store.has(s.index, keys[s.index])]
-            progress.advance(sum(len(s.text) for s in segments if s not in todo), 0.0)
+            # Checked in full (the digest too): a damaged entry is made again now, not found at the end.
+            todo = [s for s in segments if await asyncio.to_thread(cache.get, keys[s.index]) is None]
+            cached = sum(len(s.text) for s in segments if s not in todo)
+            progress.advance(cached, 0.0)
             pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout,
-                                          speed=options.speaking_speed()))
+                                          speed=options.speaking_speed(), budget=budget or Budget(None)))
             try:
                 await pool.run(todo, on_done)
             except ServiceError as error:
-                raise _keeping_work(error, segments, store, keys) from error
+                raise _keeping_work(error, planned, cache) from error
     finally:
         progress.close()
     if pool.stats.failed:
-        raise _keeping_work(_failed_segments(pool.stats.failed), segments, store, keys)
-    mp3, srt, vtt = (options.out_dir / f"{stem}{suffix}" for suffix in (".mp3", ".srt", ".vtt"))
-    timeline = assemble.measure(store, len(segments))
-    assemble.write_book_mp3(store, len(segments), mp3, book)
-    cues = assemble.write_captions(store, len(segments), timeline, srt, vtt)
-    estimated = {s.chapter for s in segments if store.meta(s.index)["estimated"]}
-    store.remove()
+        raise _keeping_work(_failed_segments(pool.stats.failed), planned, cache)
+    if pool.stats.over_budget:
+        raise _keeping_work(BudgetError("stopped before crossing the character budget"), planned, cache)
+    mp3, srt, vtt = output_paths(options.out_dir, stem, options.captions)
+    found = [cache.get(key, verify=False) for key in keys]  # copying the frames checks their digest
+    if None in found:
+        raise AudioError("a cached segment disappeared before the book was joined (a prune at the same time?): run again")
+    entries = BookSegments(cache, found)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    timeline = assemble.measure(entries, len(segments))
+    assemble.write_book_mp3(entries, len(segments), mp3, book)
+    cues = assemble.write_captions(entries, len(segments), timeline, srt, vtt)
+    estimated = {s.chapter for s in segments if entries.meta(s.index)["estimated"]}
     return BookResult(
         mp3, srt, vtt, len(segments), cues, timeline.duration_ms / 1000,
         characters_sent=pool.stats.characters_sent,
         retries=pool.stats.retries,
         wall_seconds=time.monotonic() - started,
         estimated_chapters=[book.chapters[i].title for i in sorted(estimated)],
-        book_characters=sum(len(s.text) for s in segments),
+        book_characters=planned.characters,
         reused_segments=len(segments) - len(todo),
+        cached_characters=cached,
         short_segments=sorted(pool.stats.short_segments),
         concurrency=pool.stats.concurrency,
     )
@@ -183,16 +227,26 @@ def _failed_segments(failed) -> ServiceError:
     return ServiceError(first_error.kind, f"segment {first_segment.index + 1}{others} failed: {first_error}")
 
 
-def _keeping_work(error: ServiceError, segments, store: SegmentStore, keys) -> ServiceError:
+def _keeping_work(error: NarratorError, planned: PlannedBook, cache: SegmentCache) -> NarratorError:
     """The same error, saying what is finished and kept for the next run."""
-    left = [s for s in segments if not store.has(s.index, keys[s.index])]
-    if len(left) == len(segments):
+    left = [s for s in planned.segments if cache.get(planned.keys[s.index], verify=False) is None]
+    if len(left) == len(planned.segments):
         return error
-    remaining = sum(len(s.text) for s in left)
-    return ServiceError(error.kind, (
-        f"{error}; {len(segments) - len(left)} of {len(segments)} segments are finished and kept in "
-        f"{store.root} ({remaining:,} characters remain): run the same command again to narrate only the rest"
-    ))
+    message = (
+        f"{error}; {len(planned.segments) - len(left)} of {len(planned.segments)} segments are finished and kept in "
+        f"the cache ({sum(len(s.text) for s in left):,} characters remain): run the same command again to narrate only the rest"
+    )
+    return ServiceError(error.kind, message) if isinstance(error, ServiceError) else type(error)(message)
+
+
+def _key_dialect(options: NarrateOptions) -> Dialect:
+    """The dialect as far as a segment's key sees it: no key, and for `local`
+    the embedded server's host (its port changes every run; the key omits it)."""
+    settings = options.service_settings()
+    if options.provider == "local":
+        return codec.dialect(f"ws://{LOCAL_HOST}", settings, None)
+    codec_module = sarvam if options.provider == "sarvam" else codec
+    return codec_module.dialect(options.service_endpoint(), settings, None)
 
 
 @contextlib.asynccontextmanager
@@ -201,7 +255,7 @@ async def _dialect(options: NarrateOptions):
     service named by --endpoint or --region with its key from the environment."""
     settings = options.service_settings()
     if options.provider == "local":
-        async with EmbeddedServer() as server:
+        async with EmbeddedServer(LOCAL_HOST) as server:
             yield codec.dialect(server.url, settings, None)
         return
     name = KEY_NAMES[options.provider]

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 
+from narrator.cache import SegmentCache
 from narrator.readers import read_document
 from tests.helpers import SAMPLES, spoken_words, srt_words
 from tests.test_cli import narrator
@@ -72,7 +73,7 @@ def test_an_exhausted_quota_is_one_line_exit_7_and_loses_nothing(tmp_path):
     assert done.returncode == 7, done.stderr
     [line] = error_lines(done)
     assert "quota" in line and "characters remain" in line and "Traceback" not in done.stderr
-    kept = len(list((tmp_path / ".lighthouse.narrator-work").glob("segment-*.json")))
+    kept = SegmentCache().usage().entries
     assert kept > 0 and not (tmp_path / "lighthouse.mp3").exists()
 
     with served() as (url, stats):

@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from narrator.cache import SegmentCache
 from narrator.errors import ErrorKind, ServiceError
 from narrator.runner import NarrateOptions, narrate_book
 from narrator.server.app import CloudProfile, EmbeddedServer
@@ -40,8 +41,8 @@ def failing(out, **kwargs) -> ServiceError:
     return caught.value
 
 
-def work_files(out):
-    return sorted((out / ".book.narrator-work").glob("segment-*.json"))
+def cached_segments() -> int:
+    return SegmentCache().usage().entries
 
 
 def test_auth_a_wrong_key_stops_at_once(tmp_path, monkeypatch):
@@ -91,12 +92,12 @@ def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tm
     assert error.kind is ErrorKind.QUOTA and error.exit_code == 7
     message = str(error)
     assert "quota" in message and "characters remain" in message and "run the same command again" in message
-    kept = work_files(out)
-    assert 0 < len(kept) and not (out / "book.mp3").exists()
+    kept = cached_segments()
+    assert 0 < kept and not (out / "book.mp3").exists()
 
     result, served = run(narrate(out))
     assert srt_words(result.srt) == spoken_words(BOOK) and same_audio(result, clean_seconds)
-    assert result.reused_segments == len(kept)
+    assert result.reused_segments == kept
     assert result.characters_sent < result.book_characters, "finished segments were not sent again"
 
 
@@ -122,9 +123,9 @@ def test_protocol_errors_fail_their_segment_alone_after_one_retry(tmp_path, key_
     assert error.kind is ErrorKind.PROTOCOL and error.exit_code == 5
     assert "failed" in str(error) and "502 Bad Gateway" in str(error), "the frame's first bytes are in the error"
     assert error.served.faults["garbage"] >= 2
-    kept = work_files(out)
+    kept = cached_segments()
     assert kept, "the segments that did not fail are kept"
 
     result, _ = run(narrate(out))
-    assert srt_words(result.srt) == spoken_words(BOOK) and result.reused_segments == len(kept)
+    assert srt_words(result.srt) == spoken_words(BOOK) and result.reused_segments == kept
     assert same_audio(result, clean_seconds)

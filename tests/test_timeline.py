@@ -5,7 +5,7 @@ import miniaudio
 
 from narrator import assemble
 from narrator.protocol.events import Alignment, AudioChunk, Final
-from narrator.store import SegmentStore
+from narrator.cache import BookSegments, SegmentCache
 from narrator.timeline import SegmentAudio, TimedWord, segment_audio
 
 
@@ -52,11 +52,13 @@ def test_service_normalised_text_still_maps_onto_source_words():
 def test_ten_hours_of_segments_do_not_drift(tmp_path):
     """2,400 segments of 15.0123... s: summing rounded milliseconds would be
     off by seconds; counting samples is exact to the millisecond."""
-    store = SegmentStore(tmp_path / "work")
+    cache = SegmentCache(tmp_path / "cache")
     rate, samples = 22050, 331_033  # 15.0128 s, not a whole number of ms
     count = 2400
-    for index in range(count):
-        store.put(index, SegmentAudio(b"", samples, rate, (TimedWord("w", 10.0, 20.0, True),), False))
+    keys = [f"{index:064x}" for index in range(count)]
+    for key in keys:
+        cache.put(key, SegmentAudio(b"", samples, rate, (TimedWord("w", 10.0, 20.0, True),), False), 1)
+    store = BookSegments(cache, [cache.get(key) for key in keys])
     words = list(assemble.book_words(store, count))
     last = words[-1]
     exact_ms = (count - 1) * samples * 1000 / rate + 10.0

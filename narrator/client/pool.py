@@ -14,6 +14,8 @@ failure ends by `errors.is_fatal`, nowhere else:
   and a round of successes adds one back.
 
 Audio that looks truncated is requested once more, then kept and reported.
+Every request is taken from the budget first; once one does not fit, each
+worker stops after the segment it is on, and `stats.over_budget` says so.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from typing import Awaitable, Callable
 
 from tenacity import AsyncRetrying, stop_never, wait_random_exponential
 
+from narrator.budget import Budget
 from narrator.client.aimd import Aimd
 from narrator.client.session import Session
-from narrator.errors import ErrorKind, ServiceError, is_fatal, should_retry
+from narrator.errors import BudgetError, ErrorKind, ServiceError, is_fatal, should_retry
 from narrator.model import Segment
 from narrator.protocol.events import AudioChunk, Dialect
 from narrator.short_audio import shortfall
@@ -45,6 +48,7 @@ class PoolConfig:
     attempts: int = 10
     backoff_max: float = 20.0
     speed: float = 1.0  # the speaking speed asked for: the short-audio check allows for it
+    budget: Budget = field(default_factory=lambda: Budget(None))
 
 
 OnDone = Callable[[Segment, list[AudioChunk]], Awaitable[None]]
@@ -57,6 +61,7 @@ class PoolStats:
     characters_sent: int = 0
     short_segments: list[int] = field(default_factory=list)  # kept although still short after a second request
     failed: list[tuple[Segment, ServiceError]] = field(default_factory=list)
+    over_budget: bool = False  # stopped before a request that would cross the budget
     concurrency: str = ""
 
 
@@ -93,6 +98,9 @@ class SessionPool:
                 segment = queue.get_nowait()
                 try:
                     session, chunks = await self._run_segment(session, segment)
+                except BudgetError:
+                    self.stats.over_budget = True
+                    return
                 except ServiceError as error:
                     if is_fatal(error) or error.kind is not ErrorKind.PROTOCOL:
                         raise
@@ -135,6 +143,8 @@ class SessionPool:
         async for attempt in retrying:
             with attempt:
                 async with self._slot():
+                    if not self._config.budget.take(len(segment.text)):
+                        raise BudgetError(f"segment {segment.index + 1} would cross the character budget")
                     try:
                         if session is not None and not session.usable:
                             session.abort()  # closed, or late audio of its last segment may still come
