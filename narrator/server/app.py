@@ -48,6 +48,10 @@ BUSY = Reject("too_many_concurrent_requests", "Too many concurrent requests for 
 MAX_INACTIVITY = 180
 STALL_SECONDS = 3600
 SARVAM_PATH = "/text-to-speech/ws"
+# ElevenLabs' REST quota check, answered as plain HTTP on the WebSocket port.
+SUBSCRIPTION_PATH = "/v1/user/subscription"
+UNLIMITED_CHARACTERS = 10_000_000  # the limit reported when no quota fault is set
+INVALID_API_KEY = {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}
 SARVAM_IDLE_TIMEOUT = 60.0  # the service closes a connection idle for one minute
 # espeak-ng's voice for each of Sarvam's languages (Odia is "or" to espeak-ng).
 # The speaker (anushka, abhilash, ...) does not change the voice: the engine
@@ -141,6 +145,10 @@ class EmbeddedServer:
         """Refuse a handshake before it upgrades. The handshake fault is
         rolled for every protocol alike."""
         path = urlsplit(request.path).path
+        # websockets hands any GET to this hook, upgrade or not: the quota check is
+        # answered here, and never rolls the handshake fault (it is no handshake).
+        if path == SUBSCRIPTION_PATH:
+            return self._subscription(connection, request.headers)
         if not (STREAM_INPUT_PATH.match(path) or path == SARVAM_PATH):
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
         # Sarvam judges its key at the handshake (the SDK reports a 401 as invalid
@@ -150,6 +158,12 @@ class EmbeddedServer:
         if self._faults.at_handshake() == "http429":
             return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, '{"detail":{"status":"too_many_concurrent_requests"}}\n')
         return None
+
+    def _subscription(self, connection: ServerConnection, headers):
+        # Exactly one xi-api-key, and the right one: a second value never rescues a wrong first.
+        if self._api_key is not None and headers.get_all("xi-api-key") != [self._api_key]:
+            return _json_response(connection, HTTPStatus.UNAUTHORIZED, INVALID_API_KEY)
+        return _json_response(connection, HTTPStatus.OK, subscription_body(self._faults, time.time()))
 
     def _sarvam_key_matches(self, headers) -> bool:
         return self._api_key is None or self._api_key in headers.get_all("api-subscription-key")
@@ -418,6 +432,36 @@ def _stream_input_audio(rendered: Rendered, fault: str | None) -> str:
         "alignment": alignment,
         "normalizedAlignment": alignment,
     })
+
+
+def subscription_body(faults: FaultPlan, now: float) -> dict:
+    """What ElevenLabs' GET /v1/user/subscription says, for the quota fault:
+    its quota is the limit and what it charged is the count. Without a
+    quota the limit is large and the count stays 0 (nothing is charged)."""
+    return {
+        "tier": "embedded",
+        "character_count": faults.charged,
+        "character_limit": UNLIMITED_CHARACTERS if faults.quota is None else faults.quota,
+        "can_extend_character_limit": False,
+        "allowed_to_extend_character_limit": False,
+        "next_character_count_reset_unix": _next_month_unix(now),
+        "status": "active",
+    }
+
+
+def _next_month_unix(now: float) -> int:
+    # Monthly plans reset on a day of the month: the first of the next month, UTC, will do.
+    today = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return int(datetime.datetime(year, month, 1, tzinfo=datetime.timezone.utc).timestamp())
+
+
+def _json_response(connection: ServerConnection, status: HTTPStatus, body: dict):
+    response = connection.respond(status, json.dumps(body))
+    # respond() says text/plain; Headers would keep both values if only set, so replace it.
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "application/json"
+    return response
 
 
 def _sarvam_synthesizer(settings: SarvamSettings):
