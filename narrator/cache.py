@@ -7,7 +7,9 @@ JSON (sizes, the frames' SHA-256, the timings) and the MP3 frames. It is
 written to a private temporary name and renamed into place, so a reader sees
 a whole entry or none, whatever instant a writer is killed at. A reader
 checks the size and the digest; an entry that fails is deleted and counts as
-missing, so it is made again and never joined into a book.
+missing, so it is made again and never joined into a book. A whole entry is
+never replaced: when two runs finish the same segment, the first one's stays,
+so a book being joined never sees its segments change under it.
 
 Segments finish out of order; keeping them on disk rather than in memory
 keeps memory flat however long the book is, and nothing finished is lost if
@@ -79,37 +81,33 @@ class SegmentCache:
         }
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # A name of its own: two runs finishing the same segment never write into one file.
-        fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:16]}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(MAGIC + json.dumps(meta).encode() + b"\n" + audio.frames)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(part, path)
-        except BaseException:
-            Path(part).unlink(missing_ok=True)
-            raise
+        atomic_write(path, MAGIC + json.dumps(meta).encode() + b"\n" + audio.frames, replace=self._is_damaged)
 
     def get(self, key: str, *, verify: bool = True) -> Entry | None:
         """The entry for `key`, or None when there is none or it is damaged
         (then it is deleted). `verify=False` checks sizes but not the digest:
         enough to count what is finished, not to join into a book."""
-        path = self._path(key)
+        entry, damaged = self._inspect(self._path(key), verify)
+        if damaged:
+            self._path(key).unlink(missing_ok=True)
+        return entry
+
+    def _inspect(self, path: Path, verify: bool) -> tuple[Entry | None, bool]:
+        """(the entry, None) or (None, whether what is there is damaged). Only a
+        file read and found wrong is damaged: an error opening it (too many open
+        files, say) is not a reason to delete finished work."""
         try:
             with open(path, "rb") as f:
-                entry = _read_header(key, path, f)
+                entry = _read_header(path.stem, path, f)
                 whole = entry is not None and os.fstat(f.fileno()).st_size == entry.offset + entry.meta["bytes"]
                 if whole and verify:
                     whole = _digest(f, entry.meta["bytes"]) == entry.meta["sha256"]
-        except FileNotFoundError:
-            return None
         except OSError:
-            whole = False
-        if not whole:
-            path.unlink(missing_ok=True)
-            return None
-        return entry
+            return None, False
+        return (entry, False) if whole else (None, True)
+
+    def _is_damaged(self, path: Path) -> bool:
+        return self._inspect(path, verify=True)[1]
 
     def copy_frames(self, entry: Entry, out: BinaryIO) -> None:
         """Append the entry's frames to `out`, checking them again as they pass:
@@ -131,10 +129,11 @@ class SegmentCache:
                 yield path.stem
 
     def usage(self, keys=None) -> Usage:
-        """Entries, bytes on disk and characters held: of the whole cache, or of `keys` only."""
+        """Entries, bytes on disk and characters held: of the whole cache, or of `keys` only.
+        It only looks: nothing is deleted, even what is damaged."""
         entries = size = characters = 0
         for key in self.keys() if keys is None else keys:
-            entry = self.get(key, verify=False)
+            entry, _ = self._inspect(self._path(key), verify=False)
             if entry is not None:
                 entries += 1
                 size += entry.offset + entry.meta["bytes"]
@@ -159,6 +158,26 @@ class SegmentCache:
                     part.unlink()
             except OSError:
                 pass  # another run removed or finished it
+
+
+def atomic_write(path: Path, data: bytes, *, replace=lambda path: True) -> None:
+    """Whole or not at all, whenever the process dies. The temporary name is
+    the writer's own: two runs finishing one file never write into each other.
+    When `path` exists, it is replaced only if `replace(path)` says so."""
+    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:16]}.", suffix=".part")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide reports and books' manifests from other readers
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(part, path)  # never over an existing file: that is replace()'s call
+        except FileExistsError:
+            if replace(path):
+                os.replace(part, path)
+    finally:
+        Path(part).unlink(missing_ok=True)
 
 
 def _read_header(key: str, path: Path, f: BinaryIO) -> Entry | None:

@@ -15,9 +15,16 @@ import click
 from narrator import __version__
 from narrator.errors import ExitCode, NarratorError
 from narrator.keys import RedactingFilter, redact
-from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION, StreamSettings, VoiceSettings
-from narrator.protocol.sarvam import SarvamSettings
-from narrator.runner import PROVIDERS, NarrateOptions, narrate_file
+from narrator.batch import job_status, run_jobs
+from narrator.budget import Budget
+from narrator.cache import SegmentCache
+from narrator.estimate import estimate, quota_warning
+from narrator.jobs import find_jobs, load_job
+from narrator.options import build_options
+from narrator.pricing import load_prices
+from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION
+from narrator.readers import read_document
+from narrator.runner import CAPTION_FORMATS, PROVIDERS, narrate_file, plan_book
 from narrator.server.app import CloudProfile, EmbeddedServer
 from narrator.server.faults import parse_faults
 
@@ -50,65 +57,73 @@ def cli() -> None:
     """Narrate documents into audiobooks with synced captions."""
 
 
+def settings_options(command):
+    """The narration settings, named as in a job file (options.SETTINGS)."""
+    for option in reversed(_SETTINGS_OPTIONS):
+        command = option(command)
+    return command
+
+
+_SETTINGS_OPTIONS = [
+    click.option("--provider", type=click.Choice(PROVIDERS), default="local", show_default=True,
+                 help="local: the embedded engine, started here. elevenlabs (ELEVENLABS_API_KEY) or sarvam "
+                      "(SARVAM_API_KEY): the cloud services."),
+    click.option("--voice", help="Voice id (an espeak-ng voice such as en-gb for local; the speaker for sarvam)."),
+    click.option("--model", help="Model id, e.g. eleven_multilingual_v2 or bulbul:v2."),
+    click.option("--endpoint", help="ws:// or wss:// base URL of the service (default wss://api.elevenlabs.io, "
+                                    "wss://api.sarvam.ai)."),
+    click.option("--region", type=click.Choice(tuple(REGIONS)), help="Data-residency endpoint, instead of --endpoint."),
+    click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Sessions at once."),
+    click.option("--format", type=click.Choice(MP3_FORMATS), help="ElevenLabs' output_format (default mp3_44100_128)."),
+    click.option("--titles/--no-titles", default=True, help="Speak chapter titles (default: yes)."),
+    click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
+                 help="Seconds without a message before a stream counts as stalled and is retried."),
+    click.option("--captions", type=click.Choice(CAPTION_FORMATS), multiple=True,
+                 help="Caption files to write; repeat for several (default: srt and vtt)."),
+    # What the service is asked for. Ranges are checked by the codec's validate(), not by
+    # click, so a value out of range is one line that gives the range, exit 3.
+    click.option("--language", help="The language to speak: ISO 639-1 for ElevenLabs (en, de, hi), "
+                                    "BCP-47 for sarvam (en-IN, hi-IN; default en-IN)."),
+    click.option("--seed", type=int, help="0-4294967295: best-effort repeatable audio for the same text and settings."),
+    click.option("--text-normalization", type=click.Choice(TEXT_NORMALIZATION),
+                 help="Spell out numbers, dates and abbreviations (auto: the service decides)."),
+    click.option("--ssml/--no-ssml", default=None, help="Read SSML tags in the text (needed for phoneme dictionaries)."),
+    click.option("--pronunciation-dictionary", "pronunciation_dictionaries", multiple=True, metavar="ID[:VERSION]",
+                 help="Apply this pronunciation dictionary (latest version if none given); repeat for up to 3."),
+    click.option("--stability", type=float, help="0-1: lower is more expressive, higher more even."),
+    click.option("--similarity-boost", type=float, help="0-1: how closely to keep to the original voice."),
+    click.option("--style", type=float, help="0-1: style exaggeration (slower to generate)."),
+    click.option("--speaker-boost/--no-speaker-boost", default=None, help="Boost likeness to the original speaker."),
+    click.option("--speed", type=float, help="0.7-1.2: speaking rate, 1 is the voice's own."),
+    click.option("--chunk-schedule", metavar="N,N,...", callback=lambda ctx, param, value: _numbers(param, value),
+                 help="Characters buffered before each generation, 50-500 each (default 120,160,250,290)."),
+    click.option("--inactivity-timeout", type=int, help="1-180: seconds the service keeps an idle connection (default 20)."),
+    # Sarvam's own settings.
+    click.option("--pace", type=float, help="sarvam: speaking rate, 0.3-3.0 (bulbul:v2) or 0.5-2.0 (v3, v4-flash)."),
+    click.option("--pitch", type=float, help="sarvam: -0.75-0.75 (bulbul:v2 only)."),
+    click.option("--loudness", type=float, help="sarvam: 0.3-3.0 (bulbul:v2 only)."),
+    click.option("--sample-rate", type=int, help="sarvam: 8000, 16000, 22050 (default) or 24000 Hz."),
+    click.option("--bitrate", help="sarvam: 32k, 64k, 96k, 128k (default) or 192k."),
+    click.option("--preprocessing/--no-preprocessing", default=None,
+                 help="sarvam: normalise numbers, dates and English words."),
+]
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("out"), show_default=True,
               help="Folder for BOOK.mp3, BOOK.srt and BOOK.vtt.")
-@click.option("--provider", type=click.Choice(PROVIDERS), default="local", show_default=True,
-              help="local: the embedded engine, started here. elevenlabs (ELEVENLABS_API_KEY) or sarvam "
-                   "(SARVAM_API_KEY): the cloud services.")
-@click.option("--voice", help="Voice id (an espeak-ng voice such as en-gb for local; the speaker for sarvam).")
-@click.option("--model", help="Model id, e.g. eleven_multilingual_v2 or bulbul:v2.")
-@click.option("--endpoint", help="ws:// or wss:// base URL of the service (default wss://api.elevenlabs.io, "
-                                 "wss://api.sarvam.ai).")
-@click.option("--region", type=click.Choice(tuple(REGIONS)), help="Data-residency endpoint, instead of --endpoint.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Sessions at once.")
-@click.option("--format", "output_format", type=click.Choice(MP3_FORMATS),
-              help="ElevenLabs' output_format (default mp3_44100_128).")
-@click.option("--no-titles", is_flag=True, help="Do not speak chapter titles.")
-@click.option("--timeout", "stall_timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
-              help="Seconds without a message before a stream counts as stalled and is retried.")
-# What the service is asked for. Ranges are checked by the codec's validate(), not by
-# click, so a value out of range is one line that gives the range, exit 3.
-@click.option("--language", "language_code", help="The language to speak: ISO 639-1 for ElevenLabs (en, de, hi), "
-                                                   "BCP-47 for sarvam (en-IN, hi-IN; default en-IN).")
-@click.option("--seed", type=int, help="0-4294967295: best-effort repeatable audio for the same text and settings.")
-@click.option("--text-normalization", "apply_text_normalization", type=click.Choice(TEXT_NORMALIZATION),
-              help="Spell out numbers, dates and abbreviations (auto: the service decides).")
-@click.option("--ssml/--no-ssml", "enable_ssml_parsing", default=None,
-              help="Read SSML tags in the text (needed for phoneme dictionaries).")
-@click.option("--pronunciation-dictionary", "dictionaries", multiple=True, metavar="ID[:VERSION]",
-              help="Apply this pronunciation dictionary (latest version if none given); repeat for up to 3.")
-@click.option("--stability", type=float, help="0-1: lower is more expressive, higher more even.")
-@click.option("--similarity-boost", type=float, help="0-1: how closely to keep to the original voice.")
-@click.option("--style", type=float, help="0-1: style exaggeration (slower to generate).")
-@click.option("--speaker-boost/--no-speaker-boost", default=None, help="Boost likeness to the original speaker.")
-@click.option("--speed", type=float, help="0.7-1.2: speaking rate, 1 is the voice's own.")
-@click.option("--chunk-schedule", metavar="N,N,...", help="Characters buffered before each generation, 50-500 each "
-              "(default 120,160,250,290).")
-@click.option("--inactivity-timeout", type=int, help="1-180: seconds the service keeps an idle connection (default 20).")
-# Sarvam's own settings.
-@click.option("--pace", type=float, help="sarvam: speaking rate, 0.3-3.0 (bulbul:v2) or 0.5-2.0 (v3, v4-flash).")
-@click.option("--pitch", type=float, help="sarvam: -0.75-0.75 (bulbul:v2 only).")
-@click.option("--loudness", type=float, help="sarvam: 0.3-3.0 (bulbul:v2 only).")
-@click.option("--sample-rate", type=int, help="sarvam: 8000, 16000, 22050 (default) or 24000 Hz.")
-@click.option("--bitrate", help="sarvam: 32k, 64k, 96k, 128k (default) or 192k.")
-@click.option("--preprocessing/--no-preprocessing", default=None, help="sarvam: normalise numbers, dates and English words.")
-def narrate(inputs, out_dir, provider, voice, model, endpoint, region, concurrency, output_format, no_titles,
-            stall_timeout, pace, pitch, loudness, sample_rate, bitrate, preprocessing, **service) -> None:
+@click.option("--max-characters", type=click.IntRange(1), help="Stop before sending more than this many characters "
+                                                               "(retries count); what is finished is kept.")
+@settings_options
+def narrate(inputs, out_dir, max_characters, **settings) -> None:
     """Narrate INPUT documents (.txt, .md) into OUT/STEM.mp3, .srt and .vtt."""
-    sarvam = {"pace": pace, "pitch": pitch, "loudness": loudness, "sample_rate": sample_rate, "bitrate": bitrate,
-              "enable_preprocessing": preprocessing}
-    if provider == "sarvam":  # --language names Sarvam's language_code, not ElevenLabs' one
-        sarvam["language_code"] = service.pop("language_code")
-    options = NarrateOptions(out_dir, provider, voice, model, endpoint, concurrency, output_format,
-                             speak_titles=not no_titles, stall_timeout=stall_timeout, region=region,
-                             stream=_stream_settings(**service),
-                             sarvam_settings=SarvamSettings(**{k: v for k, v in sarvam.items() if v is not None}))
+    options = build_options(out_dir, _given(settings))
+    budget = Budget(max_characters)
     failures: list[NarratorError] = []
     for path in inputs:
         try:
-            result = narrate_file(path, options)
+            result = narrate_file(path, options, budget=budget)
         except NarratorError as exc:
             if len(inputs) == 1:
                 raise
@@ -118,6 +133,98 @@ def narrate(inputs, out_dir, provider, voice, model, endpoint, region, concurren
         click.echo(_summary(result))
     if failures:
         sys.exit(failures[0].exit_code)
+
+
+def _given(settings: dict) -> dict:
+    # click gives () for a repeatable option never used: that is "not given" too.
+    return {name: value for name, value in settings.items() if value not in (None, ())}
+
+
+@cli.command("run")
+@click.argument("targets", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write this run's JSON report here: per job, characters sent and from the cache, audio, retries, "
+                   "time and estimated cost.")
+@click.option("--max-characters", type=click.IntRange(1), help="Stop the whole run before sending more than this "
+                                                               "many characters; what is finished is kept.")
+@click.option("--prices", type=click.Path(path_type=Path, dir_okay=False), help="A TOML price table over the built-in one.")
+def run_command(targets, report_path, max_characters, prices) -> None:
+    """Run JOB.toml files, or every *.toml in a folder, in name order.
+
+    Books whose files are up to date are skipped; one line per job says how it went."""
+    report = run_jobs(list(targets), max_characters=max_characters, prices=load_prices(prices),
+                      on_job=lambda job: click.echo(job.line()))
+    if report_path:
+        report.write(report_path)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True, type=click.Path(path_type=Path))
+def status(targets) -> None:
+    """Say per job: done, pending, partial (segments finished of all) or failed (why)."""
+    cache = SegmentCache()
+    for path in [job for target in targets for job in find_jobs(target)]:
+        click.echo(job_status(path, cache))
+
+
+@cli.command("estimate")
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--plan", help="Price plan (default: the provider's default in the price table).")
+@click.option("--prices", type=click.Path(path_type=Path, dir_okay=False), help="A TOML price table over the built-in one.")
+@click.option("--check-quota", is_flag=True, help="ElevenLabs: warn when the subscription's remaining characters "
+                                                  "will not cover it (asks the service over HTTPS).")
+@settings_options
+@click.pass_context
+def estimate_command(ctx, target, plan, prices, check_quota, **settings) -> None:
+    """Characters to send (after the cache), billed characters and a price, for a
+    document (with narrate's options) or for job files (with their own)."""
+    prices_table, cache = load_prices(prices), SegmentCache()
+    if target.suffix.lower() == ".toml" or target.is_dir():
+        given = [name for name in settings if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise click.UsageError(f"--{given[0].replace('_', '-')} applies to a document: a job file carries its own settings")
+        books = [(load_job(path, progress=False), document) for path in find_jobs(target)
+                 for document in load_job(path, progress=False).inputs]
+        found = [(document, job.options, plan or job.plan, job.check_quota or check_quota) for job, document in books]
+    else:
+        found = [(target, build_options(Path("out"), _given(settings)), plan, check_quota)]
+    for document, options, chosen_plan, quota in found:
+        planned = plan_book(read_document(document), options)
+        result = estimate(document.name, planned, options, cache, chosen_plan, prices_table)
+        click.echo(result.line())
+        warning = quota_warning(options, result.billed) if quota else None
+        if warning:
+            click.echo(f"narrator: warning: {redact(warning)}", err=True)
+
+
+@cli.group("cache", invoke_without_command=True)
+@click.pass_context
+def cache_command(ctx) -> None:
+    """Where the segment cache is and how big (set NARRATOR_CACHE to move it)."""
+    if ctx.invoked_subcommand is None:
+        cache = SegmentCache()
+        usage = cache.usage()
+        click.echo(f"{cache.root}: {usage.entries} segments, {usage.bytes / 1e6:.1f} MB, "
+                   f"{usage.characters:,} characters of text")
+
+
+@cache_command.command("prune")
+@click.argument("targets", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--all", "everything", is_flag=True, help="Remove every entry (no job keeps any).")
+@click.option("--dry-run", is_flag=True, help="Say what would go; remove nothing.")
+def cache_prune(targets, everything, dry_run) -> None:
+    """Remove the segments no job in TARGETS (job files or folders) uses now."""
+    if not targets and not everything:
+        raise click.UsageError("name the job files or folders whose segments to keep, or give --all")
+    keep: set[str] = set()
+    for path in [job for target in targets for job in find_jobs(target)]:
+        job = load_job(path, progress=False)  # a job that does not load stops the prune: its segments are unknown
+        for document in job.inputs:
+            keep.update(plan_book(read_document(document), job.options).keys)
+    gone = SegmentCache().prune(keep, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {gone.entries} segments, {gone.bytes / 1e6:.1f} MB; kept those of {len(keep)} planned segments")
 
 
 def _summary(result) -> str:
@@ -137,31 +244,14 @@ def _summary(result) -> str:
     return "\n".join(lines)
 
 
-def _stream_settings(*, stability, similarity_boost, style, speaker_boost, speed, chunk_schedule, dictionaries,
-                     **query) -> StreamSettings:
-    """The service's settings as typed; StreamSettings' defaults for what was not given.
-    `query` holds the options named as the URL's query parameters."""
-    given = {name: value for name, value in query.items() if value is not None}
-    if chunk_schedule is not None:
-        given["chunk_length_schedule"] = _numbers("--chunk-schedule", chunk_schedule)
-    return StreamSettings(
-        voice_settings=VoiceSettings(stability, similarity_boost, style, speaker_boost, speed),
-        pronunciation_dictionary_locators=tuple(_locator(value) for value in dictionaries),
-        **given,
-    )
-
-
-def _numbers(option: str, text: str) -> tuple[int, ...]:
+def _numbers(param, text: str | None) -> tuple[int, ...] | None:
     # Whether it is a list of numbers is click's question (exit 2); their range is validate()'s.
+    if text is None:
+        return None
     try:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of whole numbers", param_hint=option) from None
-
-
-def _locator(value: str) -> tuple[str, str | None]:
-    dictionary, _, version = value.partition(":")
-    return dictionary, version or None
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of whole numbers", param=param) from None
 
 
 @cli.command()

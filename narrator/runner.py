@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from narrator import assemble
+from narrator import assemble, checks
 from narrator.client.pool import PoolConfig, SessionPool
 from narrator.budget import Budget
-from narrator.cache import BookSegments, SegmentCache
+from narrator.cache import BookSegments, SegmentCache, atomic_write
 from narrator.errors import AudioError, BudgetError, ConfigError, ErrorKind, NarratorError, ServiceError
 from narrator.keys import api_key
+from narrator.lock import FolderLock
 from narrator.model import Book, Segment
 from narrator.plan import plan
 from narrator.progress import Progress
@@ -60,6 +63,10 @@ class NarrateOptions:
         if self.provider not in PROVIDERS:
             raise ConfigError(f"unknown provider {self.provider!r}; choose one of {', '.join(PROVIDERS)}")
         self._check_provider_options()
+        checks.raise_first([
+            checks.range_problem("concurrency", self.concurrency, (1, 64), whole=True),
+            checks.range_problem("timeout", self.stall_timeout, (1, 600), unit=" seconds"),
+        ])
         for name in self.captions:
             if name not in CAPTION_FORMATS:
                 raise ConfigError(f"caption format {name!r} is not one of {', '.join(CAPTION_FORMATS)}")
@@ -154,6 +161,27 @@ def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
     return PlannedBook(book, segments, [dialect.segment_key(s.text) for s in segments])
 
 
+def book_digest(planned: PlannedBook, options: NarrateOptions) -> str:
+    """What the finished book files were made from: their segments (text and
+    sound settings), tags and caption formats. Equal digests, same files."""
+    basis = [planned.keys, planned.book.title, planned.book.author, list(options.captions), options.speak_titles]
+    return hashlib.sha256(json.dumps(basis).encode()).hexdigest()
+
+
+def _manifest_path(out_dir: Path, stem: str) -> Path:
+    return out_dir / f".{stem}.narrator.json"
+
+
+def is_up_to_date(planned: PlannedBook, options: NarrateOptions, stem: str) -> bool:
+    """Whether the book files in the output folder were made from exactly this plan."""
+    try:
+        manifest = json.loads(_manifest_path(options.out_dir, stem).read_bytes())
+    except (OSError, ValueError):
+        return False
+    files = [p for p in output_paths(options.out_dir, stem, options.captions) if p is not None]
+    return manifest.get("digest") == book_digest(planned, options) and all(p.is_file() for p in files)
+
+
 def output_paths(out_dir: Path, stem: str, captions: tuple[str, ...]) -> tuple[Path, Path | None, Path | None]:
     mp3, srt, vtt = (out_dir / f"{stem}{suffix}" for suffix in (".mp3", ".srt", ".vtt"))
     return mp3, srt if "srt" in captions else None, vtt if "vtt" in captions else None
@@ -162,7 +190,11 @@ def output_paths(out_dir: Path, stem: str, captions: tuple[str, ...]) -> tuple[P
 def narrate_file(path: Path, options: NarrateOptions, *, cache: SegmentCache | None = None,
                  budget: Budget | None = None) -> BookResult:
     book = read_document(path)
-    return asyncio.run(narrate_book(book, path.stem, options, cache=cache, budget=budget))
+    _key_dialect(options)  # a bad endpoint is refused here too, before any folder exists
+    if options.provider != "local":
+        _service_key(options)
+    with FolderLock(options.out_dir, command="narrator narrate"):  # after reading: a bad document makes no folder
+        return asyncio.run(narrate_book(book, path.stem, options, cache=cache, budget=budget))
 
 
 async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache: SegmentCache | None = None,
@@ -207,6 +239,7 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache:
     assemble.write_book_mp3(entries, len(segments), mp3, book)
     cues = assemble.write_captions(entries, len(segments), timeline, srt, vtt)
     estimated = {s.chapter for s in segments if entries.meta(s.index)["estimated"]}
+    atomic_write(_manifest_path(options.out_dir, stem), json.dumps({"digest": book_digest(planned, options)}).encode())
     return BookResult(
         mp3, srt, vtt, len(segments), cues, timeline.duration_ms / 1000,
         characters_sent=pool.stats.characters_sent,
@@ -258,9 +291,13 @@ async def _dialect(options: NarrateOptions):
         async with EmbeddedServer(LOCAL_HOST) as server:
             yield codec.dialect(server.url, settings, None)
         return
+    codec_module = sarvam if options.provider == "sarvam" else codec
+    yield codec_module.dialect(options.service_endpoint(), settings, _service_key(options))
+
+
+def _service_key(options: NarrateOptions) -> str:
     name = KEY_NAMES[options.provider]
     key = api_key(name)
     if not key:
         raise ServiceError(ErrorKind.AUTH, f"{name} is not set (environment or .env): set it to use --provider {options.provider}")
-    codec_module = sarvam if options.provider == "sarvam" else codec
-    yield codec_module.dialect(options.service_endpoint(), settings, key)
+    return key

@@ -60,11 +60,10 @@ class FaultPlan:
 
     def charge(self, characters: int) -> int | None:
         """Count a generation against the quota: None when it fits, else the
-        characters that were left."""
-        if self.quota is None:
-            return None
-        left = self.quota - self.charged
-        if characters > left:
+        characters that were left. Counted without a quota too: the
+        subscription endpoint reports what was used."""
+        left = None if self.quota is None else self.quota - self.charged
+        if left is not None and characters > left:
             self.injected["quota"] += 1
             return max(left, 0)
         self.charged += characters

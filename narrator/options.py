@@ -1,0 +1,65 @@
+"""Narration settings by name: one vocabulary for `narrate`'s options and a
+job file's keys, so a job file says `stability = 0.4` where the command
+line says `--stability 0.4`, and both are judged by the same code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
+from narrator.protocol.sarvam import SarvamSettings
+from narrator.runner import CAPTION_FORMATS, NarrateOptions
+
+# name -> the kind of value it takes (what a job file's TOML must hold)
+TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = "text", "whole number", "number", "true or false", "list of texts", "list of whole numbers"
+SETTINGS = {
+    "provider": TEXT, "voice": TEXT, "model": TEXT, "endpoint": TEXT, "region": TEXT,
+    "concurrency": WHOLE, "format": TEXT, "titles": FLAG, "timeout": NUMBER, "captions": TEXTS,
+    # ElevenLabs
+    "language": TEXT, "seed": WHOLE, "text_normalization": TEXT, "ssml": FLAG, "pronunciation_dictionaries": TEXTS,
+    "stability": NUMBER, "similarity_boost": NUMBER, "style": NUMBER, "speaker_boost": FLAG, "speed": NUMBER,
+    "chunk_schedule": WHOLES, "inactivity_timeout": WHOLE,
+    # Sarvam
+    "pace": NUMBER, "pitch": NUMBER, "loudness": NUMBER, "sample_rate": WHOLE, "bitrate": TEXT, "preprocessing": FLAG,
+}
+# setting name -> StreamSettings / SarvamSettings field
+_STREAM_FIELDS = {"language": "language_code", "seed": "seed", "text_normalization": "apply_text_normalization",
+                  "ssml": "enable_ssml_parsing", "chunk_schedule": "chunk_length_schedule",
+                  "inactivity_timeout": "inactivity_timeout"}
+_VOICE_FIELDS = ("stability", "similarity_boost", "style", "speaker_boost", "speed")
+_SARVAM_FIELDS = {"pace": "pace", "pitch": "pitch", "loudness": "loudness", "sample_rate": "sample_rate",
+                  "bitrate": "bitrate", "preprocessing": "enable_preprocessing"}
+
+
+def build_options(out_dir: Path, values: dict, *, progress: bool = True) -> NarrateOptions:
+    """NarrateOptions from settings by name; a missing or None value takes the
+    default. Ranges and combinations are judged by NarrateOptions (ConfigError)."""
+    given = {name: value for name, value in values.items() if value is not None}
+    provider = given.get("provider", "local")
+    stream = {field: given[name] for name, field in _STREAM_FIELDS.items() if name in given}
+    sarvam = {field: given[name] for name, field in _SARVAM_FIELDS.items() if name in given}
+    if provider == "sarvam" and "language" in given:  # the language means Sarvam's language_code then
+        sarvam["language_code"] = stream.pop("language_code")
+    if "chunk_length_schedule" in stream:
+        stream["chunk_length_schedule"] = tuple(stream["chunk_length_schedule"])
+    return NarrateOptions(
+        out_dir, provider, given.get("voice"), given.get("model"), given.get("endpoint"),
+        given.get("concurrency", 4), given.get("format"),
+        speak_titles=given.get("titles", True),
+        stall_timeout=given.get("timeout", 30.0),
+        progress=progress,
+        captions=tuple(given.get("captions", CAPTION_FORMATS)),
+        region=given.get("region"),
+        stream=StreamSettings(
+            voice_settings=VoiceSettings(*(given.get(name) for name in _VOICE_FIELDS)),
+            pronunciation_dictionary_locators=tuple(_locator(v) for v in given.get("pronunciation_dictionaries", ())),
+            **stream,
+        ),
+        sarvam_settings=SarvamSettings(**sarvam),
+    )
+
+
+def _locator(value: str) -> tuple[str, str | None]:
+    dictionary, _, version = value.partition(":")
+    return dictionary, version or None
