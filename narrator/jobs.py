@@ -8,6 +8,7 @@ Keys never go in a job file: they stay in the environment.
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,16 +68,20 @@ def load_job(path: Path, *, progress: bool = True) -> Job:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     for key, value in table.items():
         _check_key(path, key, value)
-    base = path.parent
     settings = {k: v for k, v in table.items() if k in SETTINGS}
     if "output" not in table:
         raise ConfigError(f"{path}: output is missing: give the folder the books go to, e.g. output = \"../out\"")
     try:
-        options = build_options(base / table["output"], settings, progress=progress)
+        options = build_options(_near(path, table["output"]), settings, progress=progress)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return Job(path, _inputs(path, table), base / table["output"], options, table.get("budget"),
+    return Job(path, _inputs(path, table), options.out_dir, options, table.get("budget"),
                table.get("plan"), table.get("check_quota", False))
+
+
+def _near(job: Path, name: str) -> Path:
+    """A path in a job file, from the job file's folder (`jobs/../out` reads as `out`)."""
+    return Path(os.path.normpath(job.parent / name))
 
 
 def _check_key(path: Path, key: str, value) -> None:
@@ -112,7 +117,7 @@ def _inputs(path: Path, table: dict) -> tuple[Path, ...]:
     names = [table["input"]] if "input" in table else table["inputs"]
     found: list[Path] = []
     for name in names:
-        given = path.parent / name
+        given = _near(path, name)
         if given.is_dir():
             documents = sorted(p for p in given.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
             if not documents:
