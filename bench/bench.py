@@ -179,7 +179,9 @@ def narrate(book: Path, out_dir: Path, url: str, concurrency: int, *options: str
     """`narrator narrate` against `url` as a client of an ElevenLabs-like
     service; its usage and the figures from its result line (with
     `may_fail`, a run that failed gives its error line as figures["error"])."""
-    env = dict(os.environ, ELEVENLABS_API_KEY="bench")
+    # A segment cache of this output's own: a second run of the same command (faults) resumes
+    # from it, and no other benchmark, nor the user's cache, serves anything.
+    env = dict(os.environ, ELEVENLABS_API_KEY="bench", NARRATOR_CACHE=str(out_dir.parent / f"{out_dir.name}.cache"))
     log = out_dir.parent / f"{out_dir.name}.log"
     command = [*NARRATOR, "narrate", str(book), "-o", str(out_dir), "--provider", "elevenlabs",
                "--endpoint", url, "--voice", VOICE, "--concurrency", str(concurrency), "--format", FORMAT, *options]

@@ -11,6 +11,7 @@ that is the runner's and the pool's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -127,6 +128,7 @@ def _run_job(path: Path, cache: SegmentCache, run_budget: Budget, prices: dict, 
         report.state, report.error = FAILED, redact(str(error))
         return report
     try:
+        pricing.estimate_price(job.options.provider, job.plan, 0, prices)  # an unknown plan fails before, not after
         with FolderLock(job.output, command=f"narrator run {path}"):
             _run_books(job, report, cache, Budget(job.budget, parent=run_budget))
     except NarratorError as error:
@@ -134,8 +136,9 @@ def _run_job(path: Path, cache: SegmentCache, run_budget: Budget, prices: dict, 
     report.wall_seconds = time.monotonic() - started
     model = job.options.service_settings().model
     report.billed_characters = pricing.billed_characters(job.options.provider, model, report.total("characters_sent"))
-    report.price_plan, report.estimated_cost_usd = pricing.estimate_price(
-        job.options.provider, job.plan, report.billed_characters, prices)
+    with contextlib.suppress(NarratorError):  # an unknown plan: the job failed for it already
+        report.price_plan, report.estimated_cost_usd = pricing.estimate_price(
+            job.options.provider, job.plan, report.billed_characters, prices)
     if report.state != LOCKED:  # the record is the lock holder's to write
         _record(job, report)
     return report
@@ -156,6 +159,8 @@ def _run_books(job: Job, report: JobReport, cache: SegmentCache, budget: Budget)
                 _warn_if_over_quota(job, planned, cache)
             result = asyncio.run(narrate_book(book, document.stem, job.options, cache=cache, budget=budget))
         except NarratorError as error:
+            report.books.append(BookReport(str(document), False, error.characters_sent, error.cached_characters,
+                                           retries=error.retries))
             if _state_of(error) != FAILED or (isinstance(error, ServiceError) and error.kind is ErrorKind.AUTH):
                 raise
             log.warning("%s: %s", document, redact(str(error)))
@@ -218,6 +223,8 @@ def job_status(path: Path, cache: SegmentCache) -> str:
     last = _last_record(job.output, path)
     if last.get("state") not in (None, DONE):
         return f"{path.stem}: {last['state']} ({last.get('error')}); {counts}"
+    if finished == total:
+        return f"{path.stem}: pending ({counts}: only the book files are to be made, nothing to send)"
     return f"{path.stem}: {'partial' if finished else 'pending'} ({counts})"
 
 

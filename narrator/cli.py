@@ -181,9 +181,10 @@ def estimate_command(ctx, target, plan, prices, check_quota, **settings) -> None
     document (with narrate's options) or for job files (with their own)."""
     prices_table, cache = load_prices(prices), SegmentCache()
     if target.suffix.lower() == ".toml" or target.is_dir():
-        given = [name for name in settings if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+        given = [p.opts[0] for p in ctx.command.params
+                 if p.name in settings and ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
         if given:
-            raise click.UsageError(f"--{given[0].replace('_', '-')} applies to a document: a job file carries its own settings")
+            raise click.UsageError(f"{given[0]} applies to a document: a job file carries its own settings")
         books = [(load_job(path, progress=False), document) for path in find_jobs(target)
                  for document in load_job(path, progress=False).inputs]
         found = [(document, job.options, plan or job.plan, job.check_quota or check_quota) for job, document in books]
@@ -215,8 +216,8 @@ def cache_command(ctx) -> None:
 @click.option("--dry-run", is_flag=True, help="Say what would go; remove nothing.")
 def cache_prune(targets, everything, dry_run) -> None:
     """Remove the segments no job in TARGETS (job files or folders) uses now."""
-    if not targets and not everything:
-        raise click.UsageError("name the job files or folders whose segments to keep, or give --all")
+    if bool(targets) == everything:
+        raise click.UsageError("name the job files or folders whose segments to keep, or give --all (not both)")
     keep: set[str] = set()
     for path in [job for target in targets for job in find_jobs(target)]:
         job = load_job(path, progress=False)  # a job that does not load stops the prune: its segments are unknown

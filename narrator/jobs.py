@@ -72,7 +72,7 @@ def load_job(path: Path, *, progress: bool = True) -> Job:
     if "output" not in table:
         raise ConfigError(f"{path}: output is missing: give the folder the books go to, e.g. output = \"../out\"")
     try:
-        options = build_options(_near(path, table["output"]), settings, progress=progress)
+        options = build_options(_near(path, table["output"]), settings, progress=progress, spell=str)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Job(path, _inputs(path, table), options.out_dir, options, table.get("budget"),
@@ -94,9 +94,15 @@ def _check_key(path: Path, key: str, value) -> None:
         hint = f"did you mean {close[0]}? " if close else ""
         raise ConfigError(f"{path}: unknown key {key!r}; {hint}known keys: {', '.join(JOB_KEYS)}")
     if not _is_kind(value, kind):
-        raise ConfigError(f"{path}: {key} = {value!r} must be a {kind}")
+        # A table may hide anything, a key among it: say what it is, not what it holds.
+        shown = "a table" if _holds_table(value) else repr(value)
+        raise ConfigError(f"{path}: {key} = {shown} must be {kind}")
     if key == "budget" and value < 1:
         raise ConfigError(f"{path}: budget = {value} must be a whole number of characters, 1 or more")
+
+
+def _holds_table(value) -> bool:
+    return isinstance(value, dict) or (isinstance(value, list) and any(_holds_table(v) for v in value))
 
 
 def _is_kind(value, kind: str) -> bool:
@@ -115,6 +121,8 @@ def _inputs(path: Path, table: dict) -> tuple[Path, ...]:
     if ("input" in table) == ("inputs" in table):
         raise ConfigError(f"{path}: give input = \"FILE or FOLDER\" or inputs = [...], one of them")
     names = [table["input"]] if "input" in table else table["inputs"]
+    if not names:
+        raise ConfigError(f"{path}: inputs = [] names no document: give at least one file or folder")
     found: list[Path] = []
     for name in names:
         given = _near(path, name)

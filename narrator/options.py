@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from narrator.errors import ConfigError
 from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
 from narrator.protocol.sarvam import SarvamSettings
 from narrator.runner import CAPTION_FORMATS, NarrateOptions
 
 # name -> the kind of value it takes (what a job file's TOML must hold)
-TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = "text", "whole number", "number", "true or false", "list of texts", "list of whole numbers"
+TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = ("a text", "a whole number", "a number", "true or false", "a list of texts",
+                                            "a list of whole numbers")
 SETTINGS = {
     "provider": TEXT, "voice": TEXT, "model": TEXT, "endpoint": TEXT, "region": TEXT,
     "concurrency": WHOLE, "format": TEXT, "titles": FLAG, "timeout": NUMBER, "captions": TEXTS,
@@ -28,15 +30,28 @@ _STREAM_FIELDS = {"language": "language_code", "seed": "seed", "text_normalizati
                   "ssml": "enable_ssml_parsing", "chunk_schedule": "chunk_length_schedule",
                   "inactivity_timeout": "inactivity_timeout"}
 _VOICE_FIELDS = ("stability", "similarity_boost", "style", "speaker_boost", "speed")
+ELEVENLABS_ONLY = ("format", "region", "seed", "text_normalization", "ssml", "pronunciation_dictionaries", *_VOICE_FIELDS,
+                   "chunk_schedule", "inactivity_timeout")
 _SARVAM_FIELDS = {"pace": "pace", "pitch": "pitch", "loudness": "loudness", "sample_rate": "sample_rate",
                   "bitrate": "bitrate", "preprocessing": "enable_preprocessing"}
 
 
-def build_options(out_dir: Path, values: dict, *, progress: bool = True) -> NarrateOptions:
+def option_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=option_name) -> NarrateOptions:
     """NarrateOptions from settings by name; a missing or None value takes the
-    default. Ranges and combinations are judged by NarrateOptions (ConfigError)."""
+    default. Ranges are judged by NarrateOptions (ConfigError); `spell` turns
+    a setting's name into what the user wrote (an option, or a job file's key)."""
     given = {name: value for name, value in values.items() if value is not None}
     provider = given.get("provider", "local")
+    owner, others = ("elevenlabs", ELEVENLABS_ONLY) if provider == "sarvam" else ("sarvam", tuple(_SARVAM_FIELDS))
+    for name in others:
+        if name in given:
+            own = (f"its own are {', '.join(spell(n) for n in _SARVAM_FIELDS)}" if provider == "sarvam"
+                   else f"give {spell('provider')} {owner} to use it")
+            raise ConfigError(f"{spell(name)} is a setting of provider {owner}, not {provider}; {own}")
     stream = {field: given[name] for name, field in _STREAM_FIELDS.items() if name in given}
     sarvam = {field: given[name] for name, field in _SARVAM_FIELDS.items() if name in given}
     if provider == "sarvam" and "language" in given:  # the language means Sarvam's language_code then

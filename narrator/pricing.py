@@ -37,19 +37,16 @@ over the defaults above, plan by plan:
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from narrator.checks import is_number
 from narrator.errors import ConfigError
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
-    try:
-        import tomli as tomllib
-    except ModuleNotFoundError:
-        # Only a price file needs a parser: without one, the defaults still work.
-        tomllib = None
+else:  # the same parser, as a package
+    import tomli as tomllib
 
 PROVIDERS = ("elevenlabs", "sarvam", "local")
 # Models billed at half a credit per character (model ids start with these).
@@ -123,8 +120,6 @@ def _check_provider(provider: str) -> None:
 
 
 def _read_toml(path: Path) -> dict:
-    if tomllib is None:
-        raise ConfigError(f"{path}: reading a price file needs Python 3.11, or the tomli package on Python 3.10")
     try:
         with open(path, "rb") as file:
             return tomllib.load(file)

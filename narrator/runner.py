@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from narrator import assemble, checks
-from narrator.client.pool import PoolConfig, SessionPool
+from narrator.client.pool import PoolConfig, PoolStats, SessionPool
 from narrator.budget import Budget
 from narrator.cache import BookSegments, SegmentCache, atomic_write
 from narrator.errors import AudioError, BudgetError, ConfigError, ErrorKind, NarratorError, ServiceError
@@ -222,13 +222,13 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache:
             try:
                 await pool.run(todo, on_done)
             except ServiceError as error:
-                raise _keeping_work(error, planned, cache) from error
+                raise _keeping_work(error, planned, cache, pool.stats, cached) from error
     finally:
         progress.close()
     if pool.stats.failed:
-        raise _keeping_work(_failed_segments(pool.stats.failed), planned, cache)
+        raise _keeping_work(_failed_segments(pool.stats.failed), planned, cache, pool.stats, cached)
     if pool.stats.over_budget:
-        raise _keeping_work(BudgetError("stopped before crossing the character budget"), planned, cache)
+        raise _keeping_work(BudgetError("stopped before crossing the character budget"), planned, cache, pool.stats, cached)
     mp3, srt, vtt = output_paths(options.out_dir, stem, options.captions)
     found = [cache.get(key, verify=False) for key in keys]  # copying the frames checks their digest
     if None in found:
@@ -260,16 +260,20 @@ def _failed_segments(failed) -> ServiceError:
     return ServiceError(first_error.kind, f"segment {first_segment.index + 1}{others} failed: {first_error}")
 
 
-def _keeping_work(error: NarratorError, planned: PlannedBook, cache: SegmentCache) -> NarratorError:
-    """The same error, saying what is finished and kept for the next run."""
+def _keeping_work(error: NarratorError, planned: PlannedBook, cache: SegmentCache, stats: PoolStats,
+                  cached: int) -> NarratorError:
+    """The same error, saying what is finished and kept for the next run, and
+    carrying what this run sent (a job's report counts it)."""
     left = [s for s in planned.segments if cache.get(planned.keys[s.index], verify=False) is None]
-    if len(left) == len(planned.segments):
-        return error
-    message = (
-        f"{error}; {len(planned.segments) - len(left)} of {len(planned.segments)} segments are finished and kept in "
-        f"the cache ({sum(len(s.text) for s in left):,} characters remain): run the same command again to narrate only the rest"
-    )
-    return ServiceError(error.kind, message) if isinstance(error, ServiceError) else type(error)(message)
+    if len(left) < len(planned.segments):
+        message = (
+            f"{error}; {len(planned.segments) - len(left)} of {len(planned.segments)} segments are finished and kept "
+            f"in the cache ({sum(len(s.text) for s in left):,} characters remain): run the same command again to "
+            "narrate only the rest"
+        )
+        error = ServiceError(error.kind, message) if isinstance(error, ServiceError) else type(error)(message)
+    error.characters_sent, error.cached_characters, error.retries = stats.characters_sent, cached, stats.retries
+    return error
 
 
 def _key_dialect(options: NarrateOptions) -> Dialect:

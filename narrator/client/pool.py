@@ -143,7 +143,8 @@ class SessionPool:
         async for attempt in retrying:
             with attempt:
                 async with self._slot():
-                    if not self._config.budget.take(len(segment.text)):
+                    characters = self._config.dialect.sent_characters(segment.text)
+                    if not self._config.budget.take(characters):
                         raise BudgetError(f"segment {segment.index + 1} would cross the character budget")
                     try:
                         if session is not None and not session.usable:
@@ -151,7 +152,7 @@ class SessionPool:
                             session = None
                         if session is None:
                             session = await self._open()
-                        self.stats.characters_sent += len(segment.text)
+                        self.stats.characters_sent += characters
                         chunks = await session.synthesize(segment.text)
                     except ServiceError as error:
                         failures.append(error.kind)

@@ -186,6 +186,7 @@ def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> Dia
         headers=auth_headers(api_key),
         opening=(init_message(settings),),
         segment_messages=lambda text: [text_message(text, flush=True)],
+        sent_characters=lambda text: len(json.loads(text_message(text, flush=True))["text"]),
         keepalive=KEEPALIVE,
         end_of_input=END_OF_INPUT,
         keepalive_every=settings.inactivity_timeout / 2,

@@ -60,6 +60,8 @@ class Dialect:
     # when the service has none and alignment covering the text ends a segment.
     finals: Callable[[str], int]
     domain: str  # the service's own hosts (its regions among them) all end in this
+    # Characters of text a segment's messages carry: what the service counts, and so what budgets count.
+    sent_characters: Callable[[str], int] = len
 
     def segment_key(self, text: str) -> str:
         """What decides a segment's sound: who makes it (the service, whatever

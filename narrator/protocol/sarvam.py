@@ -202,6 +202,10 @@ def segment_messages(text: str) -> list[str]:
     return messages
 
 
+def sent_characters(text: str) -> int:
+    return sum(len(piece) for paragraph in paragraphs(text) for piece in split_text(paragraph))
+
+
 def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> Dialect:
     validate(settings)
     return Dialect(
@@ -218,6 +222,7 @@ def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> Dia
         classify_handshake=classify_handshake,
         finals=lambda text: len(paragraphs(text)),  # the URL asks for a completion event after every flush
         domain="sarvam.ai",
+        sent_characters=sent_characters,
     )
 
 
