@@ -346,6 +346,12 @@ def client(args) -> dict:
             characters = write_book(book, hours * 3600, seed=args.seed)
             made = time.monotonic() - made
             usage, figures, stats, server_usage = narrate_through_server(book, tmp / "out", args.concurrency)
+            # The same command again with the book files gone: every segment comes from the
+            # cache, each checked by its digest, and the book is joined anew. Nothing is sent.
+            for made_file in (tmp / "out").glob("book.*"):
+                made_file.unlink()
+            rejoin, _, rejoin_stats, _ = narrate_through_server(book, tmp / "out", args.concurrency)
+            assert rejoin_stats["characters"] == 0, "the second run sent text: the cache did not serve it"
         audio_hours = stats["audio_seconds"] / 3600
         rows.append({
             "hours_requested": hours,
@@ -360,6 +366,8 @@ def client(args) -> dict:
                 round((usage.cpu_seconds - base.cpu_seconds) / audio_hours, 2) if audio_hours else None,
             "peak_rss_mb": round(usage.peak_rss_mb, 1),
             "server_cpu_seconds": round(server_usage.cpu_seconds, 3),
+            "from_cache": {"wall_seconds": round(rejoin.wall_seconds, 3), "cpu_seconds": round(rejoin.cpu_seconds, 3),
+                           "peak_rss_mb": round(rejoin.peak_rss_mb, 1)},
             "server_peak_rss_mb": round(server_usage.peak_rss_mb, 1),
             "narrate": figures,
             "server": stats,
@@ -370,12 +378,14 @@ def client(args) -> dict:
 
 
 def print_client(r: dict) -> None:
-    header = ("hours", "characters", "audio h", "wall s", "CPU s", "CPU s/audio h", "net", "peak RSS MB", "server CPU s")
+    header = ("hours", "characters", "audio h", "wall s", "CPU s", "CPU s/audio h", "net", "peak RSS MB", "server CPU s",
+              "from cache: wall s", "CPU s", "RSS MB")
     table = [header] + [
         (f"{row['hours_requested']:g}", str(row["characters"]), f"{row['audio_hours']:.3f}", f"{row['wall_seconds']:.1f}",
          f"{row['cpu_seconds']:.1f}", f"{row['cpu_seconds_per_audio_hour']:.1f}",
          f"{row['net_cpu_seconds_per_audio_hour']:.1f}", f"{row['peak_rss_mb']:.1f}",
-         f"{row['server_cpu_seconds']:.1f}")
+         f"{row['server_cpu_seconds']:.1f}", f"{row['from_cache']['wall_seconds']:.1f}",
+         f"{row['from_cache']['cpu_seconds']:.1f}", f"{row['from_cache']['peak_rss_mb']:.1f}")
         for row in r["rows"]
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]

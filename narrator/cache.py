@@ -202,21 +202,29 @@ def _digest(f: BinaryIO, size: int) -> str:
 
 
 class BookSegments:
-    """One book's segments, in order, as looked up in the cache: what the
-    assembler reads. Built only when every one of them is there."""
+    """One book's segments, in order, as the assembler reads them. Holds
+    only their keys: each entry's header (its words among it) is read when
+    asked for, so memory does not grow with the book."""
 
-    def __init__(self, cache: SegmentCache, entries: list[Entry]):
+    def __init__(self, cache: SegmentCache, keys: list[str]):
         self._cache = cache
-        self._entries = entries
+        self._keys = keys
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._keys)
+
+    def _entry(self, index: int) -> Entry:
+        entry = self._cache.get(self._keys[index], verify=False)  # copying the frames checks their digest
+        if entry is None:
+            raise AudioError(f"segment {index + 1} left the cache while the book was joined (a prune at the same "
+                             "time?): run again to make it anew")
+        return entry
 
     def meta(self, index: int) -> dict:
-        return self._entries[index].meta
+        return self._entry(index).meta
 
     def words(self, index: int) -> list[TimedWord]:
-        return self._entries[index].words
+        return self._entry(index).words
 
     def copy_frames(self, index: int, out: BinaryIO) -> None:
-        self._cache.copy_frames(self._entries[index], out)
+        self._cache.copy_frames(self._entry(index), out)

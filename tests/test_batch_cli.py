@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
 from pathlib import Path
 
 import miniaudio
-import pytest
 
 from narrator.cache import SegmentCache
 from narrator.jobs import load_job

@@ -58,7 +58,7 @@ def test_ten_hours_of_segments_do_not_drift(tmp_path):
     keys = [f"{index:064x}" for index in range(count)]
     for key in keys:
         cache.put(key, SegmentAudio(b"", samples, rate, (TimedWord("w", 10.0, 20.0, True),), False), 1)
-    store = BookSegments(cache, [cache.get(key) for key in keys])
+    store = BookSegments(cache, keys)
     words = list(assemble.book_words(store, count))
     last = words[-1]
     exact_ms = (count - 1) * samples * 1000 / rate + 10.0
