@@ -24,7 +24,7 @@ from narrator.budget import Budget
 from narrator.cache import SegmentCache, atomic_write
 from narrator.errors import BudgetError, ErrorKind, ExitCode, LockedError, NarratorError, ServiceError
 from narrator.jobs import Job, find_jobs, load_job
-from narrator.estimate import estimate, quota_warning
+from narrator.estimate import quota_warning
 from narrator.keys import redact
 from narrator.lock import FolderLock
 from narrator.readers import read_document
@@ -107,7 +107,7 @@ def run_jobs(targets: list[Path], *, max_characters: int | None = None, prices: 
     report = RunReport(started=_now())
     budget = Budget(max_characters)
     cache = SegmentCache()
-    for path in [job for target in targets for job in find_jobs(target)]:
+    for path in find_jobs(*targets):
         job_report = _run_job(path, cache, budget, prices, progress)
         report.jobs.append(job_report)
         on_job(job_report)
@@ -183,7 +183,8 @@ def _state_of(error: NarratorError) -> str:
 
 
 def _warn_if_over_quota(job: Job, planned: PlannedBook, cache: SegmentCache) -> None:
-    billed = estimate(job.name, planned, job.options, cache, None, pricing.default_prices()).billed
+    to_send = sum(len(s.text) for s in planned.unfinished(cache))
+    billed = pricing.billed_characters(job.options.provider, job.options.service_settings().model, to_send)
     warning = quota_warning(job.options, billed)
     if warning:
         log.warning("%s: %s", job.path, warning)
@@ -218,7 +219,7 @@ def job_status(path: Path, cache: SegmentCache) -> str:
     if not stale:
         return f"{path.stem}: done ({len(books)} book{'s' if len(books) != 1 else ''} up to date)"
     total = sum(len(b.segments) for _, b in stale)
-    finished = sum(cache.get(key, verify=False) is not None for _, b in stale for key in b.keys)
+    finished = total - sum(len(b.unfinished(cache)) for _, b in stale)
     counts = f"{finished} of {total} segments finished in {len(stale)} of {len(books)} books"
     last = _last_record(job.output, path)
     if last.get("state") not in (None, DONE):

@@ -1,11 +1,19 @@
 """Judging settings, one way for both services and both sides of the wire:
-each check gives the line a person reads, or None when the value is good."""
+each check gives the line a person reads, or None when the value is good;
+and reading the TOML files settings come in (jobs, price tables)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Iterable
 
 from narrator.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, as a package
+    import tomli as tomllib
 
 
 def is_number(value, *, whole: bool = False) -> bool:
@@ -35,3 +43,15 @@ def raise_first(problems: Iterable[str | None]) -> None:
     for problem in problems:
         if problem:
             raise ConfigError(problem)
+
+
+def read_toml(path: Path, what: str) -> dict:
+    """A settings file (a job, a price table) as a table, or one line saying why not."""
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        # The parser's message is one line and says where: "Invalid value (at line 2, column 11)".
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None

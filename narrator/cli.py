@@ -164,7 +164,7 @@ def run_command(targets, report_path, max_characters, prices) -> None:
 def status(targets) -> None:
     """Say per job: done, pending, partial (segments finished of all) or failed (why)."""
     cache = SegmentCache()
-    for path in [job for target in targets for job in find_jobs(target)]:
+    for path in find_jobs(*targets):
         click.echo(job_status(path, cache))
 
 
@@ -185,9 +185,9 @@ def estimate_command(ctx, target, plan, prices, check_quota, **settings) -> None
                  if p.name in settings and ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
         if given:
             raise click.UsageError(f"{given[0]} applies to a document: a job file carries its own settings")
-        books = [(load_job(path, progress=False), document) for path in find_jobs(target)
-                 for document in load_job(path, progress=False).inputs]
-        found = [(document, job.options, plan or job.plan, job.check_quota or check_quota) for job, document in books]
+        jobs = [load_job(path, progress=False) for path in find_jobs(target)]
+        found = [(document, job.options, plan or job.plan, job.check_quota or check_quota)
+                 for job in jobs for document in job.inputs]
     else:
         found = [(target, build_options(Path("out"), _given(settings)), plan, check_quota)]
     for document, options, chosen_plan, quota in found:
@@ -219,7 +219,7 @@ def cache_prune(targets, everything, dry_run) -> None:
     if bool(targets) == everything:
         raise click.UsageError("name the job files or folders whose segments to keep, or give --all (not both)")
     keep: set[str] = set()
-    for path in [job for target in targets for job in find_jobs(target)]:
+    for path in find_jobs(*targets):
         job = load_job(path, progress=False)  # a job that does not load stops the prune: its segments are unknown
         for document in job.inputs:
             keep.update(plan_book(read_document(document), job.options).keys)

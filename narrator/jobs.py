@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import difflib
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from narrator.checks import read_toml
 from narrator.errors import ConfigError
 from narrator.options import FLAG, NUMBER, SETTINGS, TEXT, TEXTS, WHOLE, WHOLES, build_options
 from narrator.readers import SUPPORTED_SUFFIXES
 from narrator.runner import NarrateOptions
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 JOB_KEYS = {
     "input": TEXT, "inputs": TEXTS, "output": TEXT,
@@ -47,8 +42,12 @@ class Job:
         return self.path.stem
 
 
-def find_jobs(target: Path) -> list[Path]:
-    """A job file, or every *.toml in a folder, in name order (the order they run in)."""
+def find_jobs(*targets: Path) -> list[Path]:
+    """Job files, and every *.toml in the folders among them, in name order (the order they run in)."""
+    return [job for target in targets for job in _jobs_at(target)]
+
+
+def _jobs_at(target: Path) -> list[Path]:
     if target.is_dir():
         found = sorted(p for p in target.glob("*.toml") if p.is_file())
         if not found:
@@ -60,12 +59,7 @@ def find_jobs(target: Path) -> list[Path]:
 
 
 def load_job(path: Path, *, progress: bool = True) -> Job:
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    table = read_toml(path, "the job file")
     for key, value in table.items():
         _check_key(path, key, value)
     settings = {k: v for k, v in table.items() if k in SETTINGS}

@@ -37,16 +37,11 @@ over the defaults above, plan by plan:
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
-from narrator.checks import is_number
+from narrator.checks import is_number, read_toml
 from narrator.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # the same parser, as a package
-    import tomli as tomllib
 
 PROVIDERS = ("elevenlabs", "sarvam", "local")
 # Models billed at half a credit per character (model ids start with these).
@@ -95,7 +90,7 @@ def load_prices(path: Path | None) -> dict:
     prices = default_prices()
     if path is None:
         return prices
-    data = _read_toml(path)
+    data = read_toml(path, "the price file")
     for key in data:
         if key not in _TABLES:
             raise ConfigError(f"{path}: unknown key {key!r}; use the tables [plans.PROVIDER] and [default]")
@@ -117,17 +112,6 @@ def estimate_price(provider: str, plan: str | None, billed: int, prices: dict) -
 def _check_provider(provider: str) -> None:
     if provider not in PROVIDERS:
         raise ConfigError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
-
-
-def _read_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as file:
-            return tomllib.load(file)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the price file ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        # The parser's message is one line and says where: "Invalid value (at line 2, column 11)".
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def _table(path: Path, key: str, value) -> dict:

@@ -153,6 +153,10 @@ class PlannedBook:
     def characters(self) -> int:
         return sum(len(s.text) for s in self.segments)
 
+    def unfinished(self, cache: SegmentCache) -> list[Segment]:
+        """The segments the cache has no whole entry for (sizes checked, not digests)."""
+        return [s for s in self.segments if cache.get(self.keys[s.index], verify=False) is None]
+
 
 def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
     """No connection and no key needed: the key depends on neither."""
@@ -215,7 +219,7 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache:
         async with _dialect(options) as dialect:
             # Checked in full (the digest too): a damaged entry is made again now, not found at the end.
             todo = [s for s in segments if await asyncio.to_thread(cache.get, keys[s.index]) is None]
-            cached = sum(len(s.text) for s in segments if s not in todo)
+            cached = planned.characters - sum(len(s.text) for s in todo)
             progress.advance(cached, 0.0)
             pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout,
                                           speed=options.speaking_speed(), budget=budget or Budget(None)))
@@ -261,7 +265,7 @@ def _keeping_work(error: NarratorError, planned: PlannedBook, cache: SegmentCach
                   cached: int) -> NarratorError:
     """The same error, saying what is finished and kept for the next run, and
     carrying what this run sent (a job's report counts it)."""
-    left = [s for s in planned.segments if cache.get(planned.keys[s.index], verify=False) is None]
+    left = planned.unfinished(cache)
     if len(left) < len(planned.segments):
         message = (
             f"{error}; {len(planned.segments) - len(left)} of {len(planned.segments)} segments are finished and kept "
