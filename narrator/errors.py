@@ -24,6 +24,7 @@ class ExitCode(enum.IntEnum):
     LOCKED = 9  # another run holds the book or the jobs folder
     JOBS_FAILED = 10  # `narrator run`: some jobs failed, the others are done
     BUDGET = 11  # stopped before crossing --max-characters or a job's budget
+    CHECK_FAILED = 12  # `narrator check`: some file breaks an ACX rule
     INTERRUPTED = 130
 
 

@@ -9,6 +9,15 @@ from dataclasses import dataclass
 class Chapter:
     title: str
     paragraphs: tuple[str, ...]
+    # Not prose: a cover page, table of contents, copyright page... (its
+    # epub:type, e.g. "toc"). Left out unless chosen with --chapters.
+    matter: str | None = None
+
+
+@dataclass(frozen=True)
+class Cover:
+    data: bytes
+    mime: str  # image/jpeg or image/png
 
 
 @dataclass(frozen=True)
@@ -16,6 +25,8 @@ class Book:
     title: str
     author: str | None
     chapters: tuple[Chapter, ...]
+    language: str | None = None  # BCP 47, from the document's metadata
+    cover: Cover | None = None
 
 
 @dataclass(frozen=True)
