@@ -9,6 +9,7 @@ bounded chunks, so memory stays proportional to what the limits allow.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -100,7 +101,23 @@ def read_member(archive: zipfile.ZipFile, member: str, name: str) -> bytes:
         raise DocumentError(f"{name}: {member} is missing from the archive") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as error:
         raise DocumentError(f"{name}: {member} is damaged in the archive ({error})") from None
-    return b"".join(parts)
+    data = b"".join(parts)
+    _refuse_entities(data, member, name)
+    return data
+
+
+# A DOCTYPE's internal subset declaring an entity: `<!DOCTYPE x [ ... <!ENTITY`.
+_ENTITY_DECLARATION = re.compile(rb"<!DOCTYPE[^>\[]*\[[^\]]*<!ENTITY", re.IGNORECASE)
+_XML_SUFFIXES = (".xml", ".opf", ".ncx", ".xhtml", ".html", ".htm", ".svg")
+
+
+def _refuse_entities(data: bytes, member: str, name: str) -> None:
+    """No parser here resolves entities, but a book that declares them is
+    refused outright: it is how a file tries to read others (or expand a
+    billion times), and no real book needs it."""
+    if member.lower().endswith(_XML_SUFFIXES) and _ENTITY_DECLARATION.search(data[:1 << 16]):
+        raise DocumentError(f"{name}: {member} declares entities in its DOCTYPE, which narrator never reads "
+                            "(a way to reach other files): remove the declarations or export the EPUB again")
 
 
 def rebuild_stored(archive: zipfile.ZipFile, contents: dict[str, bytes]) -> bytes:
