@@ -174,7 +174,7 @@ class Server:
             self.proc.wait()
 
 
-def narrate(book: Path, out_dir: Path, url: str, concurrency: int, *options: str,
+def narrate(book: Path, out_dir: Path, url: str, concurrency: int, *options: str, audio_format: str = FORMAT,
             may_fail: bool = False) -> tuple[Usage, dict]:
     """`narrator narrate` against `url` as a client of an ElevenLabs-like
     service; its usage and the figures from its result line (with
@@ -184,7 +184,7 @@ def narrate(book: Path, out_dir: Path, url: str, concurrency: int, *options: str
     env = dict(os.environ, ELEVENLABS_API_KEY="bench", NARRATOR_CACHE=str(out_dir.parent / f"{out_dir.name}.cache"))
     log = out_dir.parent / f"{out_dir.name}.log"
     command = [*NARRATOR, "narrate", str(book), "-o", str(out_dir), "--provider", "elevenlabs",
-               "--endpoint", url, "--voice", VOICE, "--concurrency", str(concurrency), "--format", FORMAT, *options]
+               "--endpoint", url, "--voice", VOICE, "--concurrency", str(concurrency), "--format", audio_format, *options]
     with log.open("w+", encoding="utf-8") as output:
         started = time.monotonic()
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
@@ -377,6 +377,52 @@ def client(args) -> dict:
             "rows": rows}
 
 
+def mastering(args) -> dict:
+    """A book narrated once at the cloud's default format; then its files
+    made again from the cache, copied (the default) and mastered (--acx),
+    and the mastered folder checked: what the audiobook steps cost alone."""
+    rows = []
+    for hours in args.hours:
+        with _workdir(args.keep) as tmp:
+            tmp = Path(tmp)
+            book, out = tmp / "book.md", tmp / "out"
+            write_book(book, hours * 3600, seed=args.seed)
+            server = Server()
+            try:
+                narrate(book, out, server.url, args.concurrency, audio_format="mp3_44100_128")
+                runs = {}
+                for name, options in (("copied", ()), ("acx", ("--acx",))):
+                    for made in out.glob(".book.*"):
+                        made.unlink()  # the manifest: without it the files are made again
+                    usage, figures = narrate(book, out, server.url, args.concurrency, *options,
+                                             audio_format="mp3_44100_128")
+                    assert figures["characters"] == 0, "the cache did not serve the book"
+                    runs[name] = usage
+            finally:
+                server.stop()
+            started = time.monotonic()
+            proc = subprocess.Popen([*NARRATOR, "check", str(out / "book")], stdout=subprocess.DEVNULL,
+                                    stdin=subprocess.DEVNULL)
+            check = _wait(proc, started)
+        audio_hours = figures["minutes"] / 60
+        rows.append({"hours_requested": hours, "audio_hours": round(audio_hours, 3), **{
+            name: {"wall_seconds": round(u.wall_seconds, 2), "cpu_seconds": round(u.cpu_seconds, 2),
+                   "cpu_seconds_per_audio_hour": round(u.cpu_seconds / audio_hours, 1),
+                   "peak_rss_mb": round(u.peak_rss_mb, 1)}
+            for name, u in (*runs.items(), ("check", check))}, "check_exit": check.exit_code})
+    return {"mode": "mastering", "format": "mp3_44100_128", "rows": rows}
+
+
+def print_mastering(r: dict) -> None:
+    print(f"book files made again from the cache ({r['format']}), and `narrator check` of the --acx chapter files")
+    for row in r["rows"]:
+        for name in ("copied", "acx", "check"):
+            u = row[name]
+            print(f"  {row['audio_hours']:.2f} audio h  {name:>6}: wall {u['wall_seconds']:.1f} s, CPU {u['cpu_seconds']:.1f} s "
+                  f"({u['cpu_seconds_per_audio_hour']:.1f} s per audio hour), peak RSS {u['peak_rss_mb']:.1f} MB")
+        print(f"  check exit code: {row['check_exit']}")
+
+
 def print_client(r: dict) -> None:
     header = ("hours", "characters", "audio h", "wall s", "CPU s", "CPU s/audio h", "net", "peak RSS MB", "server CPU s",
               "from cache: wall s", "CPU s", "RSS MB")
@@ -424,6 +470,11 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--concurrency", type=int, default=4, help="narrate --concurrency.")
     common(c)
 
+    m = sub.add_parser("mastering", help="Chapter files copied and mastered (--acx) from the cache; check.")
+    m.add_argument("--hours", type=float, nargs="+", default=[1.0], help="Hours of audio; several give several rows.")
+    m.add_argument("--concurrency", type=int, default=4, help="narrate --concurrency.")
+    common(m)
+
     f = sub.add_parser("faults", help="A book through `serve --faults`, run again until whole: the waste.")
     f.add_argument("--hours", type=float, default=1.0, help="Hours of audio in the generated book.")
     f.add_argument("--faults", default=ISSUE_FAULTS, help="serve --faults, without the seed.")
@@ -442,6 +493,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.mode == "faults":
         result = faults(args)
         print(json.dumps(result)) if args.json else print_faults(result)
+    elif args.mode == "mastering":
+        result = mastering(args)
+        print(json.dumps(result)) if args.json else print_mastering(result)
     else:
         result = client(args)
         print(json.dumps(result)) if args.json else print_client(result)

@@ -1,80 +1,207 @@
-"""Finished segments, in book order, to the book MP3 and its captions.
+"""Finished segments, in book order, to chapter files, the whole book and captions.
 
-Everything streams: frames are copied segment by segment into a temporary
-file renamed into place when complete, and words flow one segment at a time
-into the caption builder. Times are placed by counting samples.
+Each chapter is written once, to its own MP3: room tone, its segments'
+frames copied untouched (or, when mastering, decoded, cut into paragraphs,
+levelled and encoded again) and room tone. The whole book is then its
+chapters' frames copied after a tag whose chapter marks come from those
+files' frame counts, so every mark is exactly where its file starts.
+Everything streams through `.part` files renamed into place when complete:
+a failed join leaves the previous files as they were.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
-from mutagen.id3 import ID3, TALB, TIT2, TPE1, TCON
-
-from narrator.captions import build_cues, write_srt, write_vtt
-from narrator.errors import AudioError
-from narrator.model import Book, Word
+from narrator import layout
 from narrator.cache import BookSegments
+from narrator.errors import AudioError
+from narrator.layout import ChapterAudio, Pauses
+from narrator.model import Book, Segment, Word
+from narrator.mp3 import parse_header
+from narrator.silence import silence_frames
+from narrator.subtitles import write_caption_file
+from narrator.tags import ChapterMark, book_tag, chapter_tag
 
 
 @dataclass(frozen=True)
-class Timeline:
-    samples: int
-    sample_rate: int
+class Outputs:
+    """What to write for one book, and where."""
+
+    out_dir: Path
+    stem: str
+    captions: tuple[str, ...] = ("srt", "vtt")
+    style: str = "sentence"
+    chapter_files: bool = True  # keep OUT/STEM/NN - Title.mp3 (and captions) besides the whole book
 
     @property
-    def duration_ms(self) -> int:
-        return self.samples * 1000 // self.sample_rate
+    def book_mp3(self) -> Path:
+        return self.out_dir / f"{self.stem}.mp3"
+
+    @property
+    def chapter_dir(self) -> Path:
+        # Hidden while not kept: the chapter files are only the whole book's parts then.
+        return self.out_dir / (self.stem if self.chapter_files else f".{self.stem}.chapters")
+
+    def caption_paths(self, folder: Path, stem: str) -> dict[str, Path]:
+        return {fmt: folder / f"{stem}.{fmt}" for fmt in self.captions}
 
 
-def measure(store: BookSegments, count: int) -> Timeline:
-    samples, rate = 0, None
-    for index in range(count):
-        meta = store.meta(index)
-        if rate not in (None, meta["sample_rate"]):
-            raise AudioError(f"segment {index + 1} is at {meta['sample_rate']} Hz, the book at {rate} Hz: they cannot be joined")
-        rate = meta["sample_rate"]
-        samples += meta["samples"]
-    return Timeline(samples, rate or 1)
+@dataclass
+class BookFiles:
+    mp3: Path
+    captions: dict[str, Path]
+    chapters: list[ChapterAudio]
+    chapter_paths: list[Path] = field(default_factory=list)
+    chapter_captions: list[Path] = field(default_factory=list)
+    cues: int = 0
+    m4b: Path | None = None
+
+    @property
+    def written(self) -> list[Path]:
+        return [self.mp3, *self.captions.values(), *self.chapter_paths, *self.chapter_captions,
+                *([self.m4b] if self.m4b else [])]
+
+    @property
+    def duration_ms(self) -> float:
+        return sum(c.duration_ms for c in self.chapters)
+
+    @property
+    def marks(self) -> list[ChapterMark]:
+        return [ChapterMark(*mark) for mark in layout.book_marks(self.chapters)]
 
 
-def write_book_mp3(store: BookSegments, count: int, path: Path, book: Book) -> None:
-    part = path.with_name(path.name + ".part")
-    with open(part, "wb") as out:
-        for index in range(count):
-            store.copy_frames(index, out)
-    tag = ID3()
-    tag.add(TIT2(encoding=3, text=book.title))
-    tag.add(TALB(encoding=3, text=book.title))
-    tag.add(TCON(encoding=3, text="Audiobook"))
-    if book.author:
-        tag.add(TPE1(encoding=3, text=book.author))
-    tag.save(part)
-    os.replace(part, path)
+# A chapter renderer writes one chapter's audio frames to `out` and says where its pieces went.
+Renderer = Callable[[BookSegments, Sequence[Segment], int, str, Pauses, "object"], ChapterAudio]
 
 
-def book_words(store: BookSegments, count: int) -> Iterator[Word]:
-    """Each segment's words moved to where the segment starts in the book.
-    The offset is an integer sample count, so nothing drifts."""
+def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, outputs: Outputs,
+               pauses: Pauses, render: Renderer | None = None) -> BookFiles:
+    render = render or copy_chapter
+    groups = layout.chapters_of(segments)
+    folder = outputs.chapter_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    chapters, paths, captions = [], [], []
+    for number, group in enumerate(groups, 1):
+        title = book.chapters[group[0].chapter].title
+        path = folder / f"{layout.chapter_file_stem(number, len(groups), title)}.mp3"
+        tag = chapter_tag(book, title, number, len(groups))
+        with _part(path) as part, open(part, "wb") as out:
+            out.write(tag)
+            chapters.append(render(entries, group, number, title, pauses, out))
+        paths.append(path)
+        if outputs.chapter_files:
+            chapter_captions = outputs.caption_paths(folder, path.stem)
+            _write_captions(chapter_captions, outputs.style, chapters[-1].duration_ms,
+                            lambda chapter=chapters[-1]: layout.place_words(chapter, entries.words))
+            captions += chapter_captions.values()
+    _check_rates(chapters)
+    files = BookFiles(outputs.book_mp3, outputs.caption_paths(outputs.out_dir, outputs.stem), chapters, paths,
+                      captions)
+    _join_chapters(book, files)
+    files.cues = _write_captions(files.captions, outputs.style, files.duration_ms, lambda: book_words(entries, chapters))
+    if outputs.chapter_files:
+        _remove_stale(folder, {p.stem for p in paths})
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        files.chapter_paths = []
+    return files
+
+
+def book_words(entries: BookSegments, chapters: Iterable[ChapterAudio]) -> Iterator[Word]:
+    """Every word on the whole book's timeline, one chapter's words at a time.
+    A chapter's offset is its integer sample count before it, so nothing drifts."""
     samples = 0
-    for index in range(count):
-        meta = store.meta(index)
-        offset_ms = samples * 1000 / meta["sample_rate"]
-        for text, start, end, last in meta["words"]:
-            yield Word(text, round(offset_ms + start), round(offset_ms + end), last)
-        samples += meta["samples"]
+    for chapter in chapters:
+        yield from layout.place_words(chapter, entries.words, samples * 1000 / chapter.sample_rate)
+        samples += chapter.samples
 
 
-def write_captions(store: BookSegments, count: int, timeline: Timeline, srt: Path | None, vtt: Path | None) -> int:
+def copy_chapter(entries: BookSegments, group: Sequence[Segment], number: int, title: str, pauses: Pauses,
+                 out) -> ChapterAudio:
+    """Room tone, the segments' frames as the service sent them, room tone."""
+    header = parse_header(entries.head(group[0].index))
+    if header is None:
+        raise AudioError(f"segment {group[0].index + 1} does not start with an MPEG audio frame: run again to make it anew")
+    head = layout.frames_for(pauses.lead_in, header.sample_rate, header.samples)
+    tail = layout.frames_for(pauses.chapter, header.sample_rate, header.samples)
+    silence = silence_frames(header, max(head, tail))
+    out.write(b"".join(silence[:head]))
+    sizes = []
+    for segment in group:
+        meta = entries.meta(segment.index)
+        if meta["sample_rate"] != header.sample_rate:
+            raise AudioError(f"segment {segment.index + 1} is at {meta['sample_rate']} Hz, the book at "
+                             f"{header.sample_rate} Hz: they cannot be joined")
+        entries.copy_frames(segment.index, out)
+        sizes.append((segment.index, meta["samples"]))
+    out.write(b"".join(silence[:tail]))
+    pieces, end = layout.copied_pieces(sizes, head * header.samples)
+    return ChapterAudio(number, title, pieces, end + tail * header.samples, header.sample_rate, header.sample_rate)
+
+
+def _check_rates(chapters: Sequence[ChapterAudio]) -> None:
+    rates = {c.sample_rate for c in chapters}
+    if len(rates) > 1:
+        raise AudioError(f"the chapters came out at different sample rates ({', '.join(map(str, sorted(rates)))} Hz): "
+                         "they cannot be joined into one book")
+
+
+def _join_chapters(book: Book, files: BookFiles) -> None:
+    """The whole book: its tag (chapter marks, cover), then each chapter file's frames."""
+    with _part(files.mp3) as part, open(part, "wb") as out:
+        out.write(book_tag(book, files.marks))
+        for path in files.chapter_paths:
+            _copy_audio(path, out)
+
+
+def _copy_audio(path: Path, out) -> None:
+    """A chapter file's audio frames: what follows its ID3v2 tag."""
+    with open(path, "rb") as f:
+        head = f.read(10)
+        if head[:3] == b"ID3":
+            size = 10 + sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(head[6:10]))
+            f.seek(size + (10 if head[5] & 0x10 else 0))  # a footer flag adds 10 more bytes
+        else:
+            f.seek(0)
+        shutil.copyfileobj(f, out, 1 << 20)
+
+
+def _write_captions(paths: dict[str, Path], style: str, duration_ms: float,
+                    words: Callable[[], Iterator[Word]]) -> int:
     cues = 0
-    for path, writer in ((srt, write_srt), (vtt, write_vtt)):
-        if path is None:
-            continue
-        part = path.with_name(path.name + ".part")
-        with open(part, "w", encoding="utf-8", newline="\n") as out:
-            cues = writer(build_cues(book_words(store, count), audio_end_ms=timeline.duration_ms), out)
-        os.replace(part, path)
+    for fmt, path in paths.items():
+        with _part(path) as part, open(part, "w", encoding="utf-8", newline="\n") as out:
+            count = write_caption_file(fmt, words(), out, style=style, audio_end_ms=int(duration_ms))
+        cues = count if fmt != "json" else cues
     return cues
+
+
+def _remove_stale(folder: Path, keep: set[str]) -> None:
+    """Chapter files of an earlier version of the book (a chapter renamed or
+    gone): numbered like ours and in our folder, so ours to remove."""
+    for path in folder.iterdir():
+        numbered = path.stem[:2].isdigit() and " - " in path.stem
+        if numbered and path.stem not in keep and path.suffix in (".mp3", ".srt", ".vtt", ".ass", ".json"):
+            path.unlink(missing_ok=True)
+
+
+class _part:
+    """`path.part` to write; renamed to `path` if the block ends well, removed if not."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.part = path.with_name(path.name + ".part")
+
+    def __enter__(self) -> Path:
+        return self.part
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is None:
+            os.replace(self.part, self.path)
+        else:
+            self.part.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ a later segment fails or the process dies.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -228,3 +229,15 @@ class BookSegments:
 
     def copy_frames(self, index: int, out: BinaryIO) -> None:
         self._cache.copy_frames(self._entry(index), out)
+
+    def frames(self, index: int) -> bytes:
+        buffer = io.BytesIO()
+        self.copy_frames(index, buffer)
+        return buffer.getvalue()
+
+    def head(self, index: int, size: int = 4) -> bytes:
+        """The first bytes of the segment's frames (its first frame header)."""
+        entry = self._entry(index)
+        with open(entry.path, "rb") as f:
+            f.seek(entry.offset)
+            return f.read(size)

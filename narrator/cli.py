@@ -4,6 +4,7 @@ documented exit code (errors.ExitCode), never a traceback for those."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import ssl
@@ -18,13 +19,16 @@ from narrator.keys import RedactingFilter, redact
 from narrator.batch import job_status, run_jobs
 from narrator.budget import Budget
 from narrator.cache import SegmentCache
+from narrator.check import check_paths, format_report, report_json
 from narrator.estimate import estimate, quota_warning
 from narrator.jobs import find_jobs, load_job
-from narrator.options import build_options
+from narrator.options import M4B, build_options
 from narrator.pricing import load_prices
 from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION
 from narrator.readers import read_document
-from narrator.runner import CAPTION_FORMATS, PROVIDERS, narrate_file, plan_book
+from narrator.readers.select import chapter_listing
+from narrator.runner import PROVIDERS, narrate_file, plan_book
+from narrator.subtitles import CAPTION_FORMATS, CAPTION_STYLES
 from narrator.server.app import CloudProfile, EmbeddedServer
 from narrator.server.faults import parse_faults
 
@@ -74,12 +78,29 @@ _SETTINGS_OPTIONS = [
                                     "wss://api.sarvam.ai)."),
     click.option("--region", type=click.Choice(tuple(REGIONS)), help="Data-residency endpoint, instead of --endpoint."),
     click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Sessions at once."),
-    click.option("--format", type=click.Choice(MP3_FORMATS), help="ElevenLabs' output_format (default mp3_44100_128)."),
+    click.option("--format", type=click.Choice((*MP3_FORMATS, M4B)),
+                 help="ElevenLabs' output_format (default mp3_44100_128), or m4b: also an M4B audiobook with chapters "
+                      "and cover (needs ffmpeg)."),
     click.option("--titles/--no-titles", default=True, help="Speak chapter titles (default: yes)."),
     click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
                  help="Seconds without a message before a stream counts as stalled and is retried."),
     click.option("--captions", type=click.Choice(CAPTION_FORMATS), multiple=True,
-                 help="Caption files to write; repeat for several (default: srt and vtt)."),
+                 help="Caption files to write; repeat for several (default: srt and vtt). vtt carries word "
+                      "timestamps, ass is karaoke, json every word's times."),
+    click.option("--caption-style", type=click.Choice(CAPTION_STYLES),
+                 help="sentence: cues of up to two 42-character lines (default); word: one cue per word."),
+    # The book files.
+    click.option("--chapters", metavar="N-M,...", help="Narrate these chapters only, numbered as `narrator chapters "
+                                                       "BOOK` lists them, e.g. 3-7 or 1,4,9- (default: the prose, "
+                                                       "without cover, contents and copyright pages)."),
+    click.option("--chapter-files/--no-chapter-files", default=None,
+                 help="Also one MP3 per chapter, OUT/STEM/NN - Title.mp3, with its own captions (default: yes)."),
+    click.option("--lead-in", type=float, help="Seconds of room tone before each chapter (default 0.75)."),
+    click.option("--chapter-pause", type=float, help="Seconds of room tone after each chapter (default 2)."),
+    click.option("--paragraph-pause", type=float, help="Seconds between paragraphs (default: the voice's own). "
+                                                       "Re-encodes the audio."),
+    click.option("--acx", is_flag=True, default=None, help="Master for Audible's ACX: levels, room tone, "
+                                                           "44.1 kHz 192 kbps CBR. Re-encodes the audio."),
     # What the service is asked for. Ranges are checked by the codec's validate(), not by
     # click, so a value out of range is one line that gives the range, exit 3.
     click.option("--language", help="The language to speak: ISO 639-1 for ElevenLabs (en, de, hi), "
@@ -112,12 +133,13 @@ _SETTINGS_OPTIONS = [
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("out"), show_default=True,
-              help="Folder for BOOK.mp3, BOOK.srt and BOOK.vtt.")
+              help="Folder for STEM.mp3, its captions and the chapter files in STEM/.")
 @click.option("--max-characters", type=click.IntRange(1), help="Stop before sending more than this many characters "
                                                                "(retries count); what is finished is kept.")
 @settings_options
 def narrate(inputs, out_dir, max_characters, **settings) -> None:
-    """Narrate INPUT documents (.txt, .md) into OUT/STEM.mp3, .srt and .vtt."""
+    """Narrate INPUT documents (.txt, .md, .epub, .html) into OUT/STEM.mp3 with chapter
+    marks, its captions, and one MP3 per chapter in OUT/STEM/."""
     options = build_options(out_dir, _given(settings))
     budget = Budget(max_characters)
     failures: list[NarratorError] = []
@@ -197,6 +219,30 @@ def estimate_command(ctx, target, plan, prices, check_quota, **settings) -> None
         warning = quota_warning(options, result.billed) if quota else None
         if warning:
             click.echo(f"narrator: warning: {redact(warning)}", err=True)
+
+
+@cli.command("chapters")
+@click.argument("document", type=click.Path(path_type=Path, dir_okay=False))
+def chapters_command(document) -> None:
+    """List a document's chapters, numbered as --chapters takes them."""
+    for line in chapter_listing(read_document(document)):
+        click.echo(line)
+
+
+@cli.command("check")
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check_command(target, as_json) -> None:
+    """Check MP3 files against ACX's audio rules: a book's folder of chapter
+    files, or one file. Exits 12 when a file breaks a rule."""
+    report = check_paths(target)
+    if as_json:
+        click.echo(json.dumps(report_json(report), indent=2))
+    else:
+        for line in format_report(report):
+            click.echo(line)
+    if not report.passed:
+        sys.exit(ExitCode.CHECK_FAILED)
 
 
 @cli.group("cache", invoke_without_command=True)

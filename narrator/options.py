@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from narrator.errors import ConfigError
+from narrator.layout import Pauses
 from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
 from narrator.protocol.sarvam import SarvamSettings
-from narrator.runner import CAPTION_FORMATS, NarrateOptions
+from narrator.runner import DEFAULT_CAPTIONS, NarrateOptions
 
 # name -> the kind of value it takes (what a job file's TOML must hold)
 TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = ("a text", "a whole number", "a number", "true or false", "a list of texts",
@@ -18,6 +19,9 @@ TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = ("a text", "a whole number", "a numbe
 SETTINGS = {
     "provider": TEXT, "voice": TEXT, "model": TEXT, "endpoint": TEXT, "region": TEXT,
     "concurrency": WHOLE, "format": TEXT, "titles": FLAG, "timeout": NUMBER, "captions": TEXTS,
+    # The book files
+    "chapters": TEXT, "caption_style": TEXT, "chapter_files": FLAG, "lead_in": NUMBER, "chapter_pause": NUMBER,
+    "paragraph_pause": NUMBER, "acx": FLAG,
     # ElevenLabs
     "language": TEXT, "seed": WHOLE, "text_normalization": TEXT, "ssml": FLAG, "pronunciation_dictionaries": TEXTS,
     "stability": NUMBER, "similarity_boost": NUMBER, "style": NUMBER, "speaker_boost": FLAG, "speed": NUMBER,
@@ -36,6 +40,9 @@ _SARVAM_FIELDS = {"pace": "pace", "pitch": "pitch", "loudness": "loudness", "sam
                   "bitrate": "bitrate", "preprocessing": "enable_preprocessing"}
 
 
+M4B = "m4b"
+
+
 def option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -45,6 +52,10 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
     default. Ranges are judged by NarrateOptions (ConfigError); `spell` turns
     a setting's name into what the user wrote (an option, or a job file's key)."""
     given = {name: value for name, value in values.items() if value is not None}
+    # `format = "m4b"` asks for the book as an M4B; any other format is the service's.
+    m4b = given.get("format") == M4B
+    if m4b:
+        del given["format"]
     provider = given.get("provider", "local")
     owner, others = ("elevenlabs", ELEVENLABS_ONLY) if provider == "sarvam" else ("sarvam", tuple(_SARVAM_FIELDS))
     for name in others:
@@ -64,8 +75,15 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         speak_titles=given.get("titles", True),
         stall_timeout=given.get("timeout", 30.0),
         progress=progress,
-        captions=tuple(given.get("captions", CAPTION_FORMATS)),
+        captions=tuple(given.get("captions", DEFAULT_CAPTIONS)),
         region=given.get("region"),
+        caption_style=given.get("caption_style", "sentence"),
+        chapters=given.get("chapters"),
+        chapter_files=given.get("chapter_files", True),
+        pauses=Pauses(given.get("lead_in", Pauses.lead_in), given.get("chapter_pause", Pauses.chapter),
+                      given.get("paragraph_pause")),
+        acx=given.get("acx", False),
+        m4b=m4b,
         stream=StreamSettings(
             voice_settings=VoiceSettings(*(given.get(name) for name in _VOICE_FIELDS)),
             pronunciation_dictionary_locators=tuple(_locator(v) for v in given.get("pronunciation_dictionaries", ())),

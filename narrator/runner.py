@@ -15,12 +15,14 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from narrator import assemble, checks
+from narrator import assemble, checks, m4b
 from narrator.client.pool import PoolConfig, PoolStats, SessionPool
 from narrator.budget import Budget
 from narrator.cache import BookSegments, SegmentCache, atomic_write
 from narrator.errors import BudgetError, ConfigError, ErrorKind, NarratorError, ServiceError
 from narrator.keys import api_key
+from narrator.layout import Pauses
+from narrator.mastered import mastered_chapter
 from narrator.lock import FolderLock
 from narrator.model import Book, Segment
 from narrator.plan import plan
@@ -29,11 +31,13 @@ from narrator.protocol import elevenlabs as codec
 from narrator.protocol import sarvam
 from narrator.protocol.events import Dialect
 from narrator.readers import read_document
+from narrator.readers.select import select_chapters
 from narrator.server.app import EmbeddedServer
+from narrator.subtitles import CAPTION_FORMATS, CAPTION_STYLES
 from narrator.timeline import segment_audio
 
 PROVIDERS = ("local", "elevenlabs", "sarvam")
-CAPTION_FORMATS = ("srt", "vtt")
+DEFAULT_CAPTIONS = ("srt", "vtt")
 LOCAL_HOST = "127.0.0.1"
 KEY_NAMES = {"elevenlabs": "ELEVENLABS_API_KEY", "sarvam": "SARVAM_API_KEY"}
 
@@ -50,7 +54,13 @@ class NarrateOptions:
     speak_titles: bool = True
     stall_timeout: float = 30.0
     progress: bool = True
-    captions: tuple[str, ...] = CAPTION_FORMATS  # which caption files to write
+    captions: tuple[str, ...] = DEFAULT_CAPTIONS  # which caption files to write
+    caption_style: str = "sentence"
+    chapters: str | None = None  # --chapters: which of the book's chapters; None: its prose
+    chapter_files: bool = True
+    pauses: Pauses = Pauses()
+    acx: bool = False  # master the audio to pass ACX's checks
+    m4b: bool = False  # also an M4B audiobook, through ffmpeg
     region: str | None = None  # a name in codec.REGIONS, instead of endpoint
     # Everything else sent to the service (language, seed, voice settings, schedule...).
     # Its voice, model and output_format are replaced by the fields above.
@@ -66,12 +76,29 @@ class NarrateOptions:
         checks.raise_first([
             checks.range_problem("concurrency", self.concurrency, (1, 64), whole=True),
             checks.range_problem("timeout", self.stall_timeout, (1, 600), unit=" seconds"),
+            checks.choice_problem("caption-style", self.caption_style, CAPTION_STYLES),
+            *self._pause_problems(),
         ])
         for name in self.captions:
             if name not in CAPTION_FORMATS:
                 raise ConfigError(f"caption format {name!r} is not one of {', '.join(CAPTION_FORMATS)}")
         self.service_settings()
         self.service_endpoint()
+
+    def _pause_problems(self) -> list[str | None]:
+        """Pause lengths in seconds; with --acx, within what ACX asks."""
+        lead_in, chapter = ((0.5, 1), (1, 5)) if self.acx else ((0, 10), (0, 30))
+        acx = " (ACX asks for this; drop --acx to go outside it)" if self.acx else ""
+        return [
+            checks.range_problem("lead-in", self.pauses.lead_in, lead_in, unit=f" seconds{acx}"),
+            checks.range_problem("chapter-pause", self.pauses.chapter, chapter, unit=f" seconds{acx}"),
+            checks.range_problem("paragraph-pause", self.pauses.paragraph, (0, 10), unit=" seconds", optional=True),
+        ]
+
+    @property
+    def mastered(self) -> bool:
+        """Whether the audio is decoded, edited and encoded again (rather than its frames copied)."""
+        return self.acx or self.pauses.paragraph is not None
 
     def _check_provider_options(self) -> None:
         if self.provider == "local" and (self.endpoint or self.region):
@@ -120,8 +147,7 @@ class NarrateOptions:
 @dataclass
 class BookResult:
     mp3: Path
-    srt: Path | None
-    vtt: Path | None
+    captions: dict[str, Path]  # format -> the whole book's caption file
     segments: int
     cues: int
     audio_seconds: float
@@ -134,6 +160,16 @@ class BookResult:
     cached_characters: int = 0  # the text of those: what was not sent again
     short_segments: list[int] = field(default_factory=list)
     concurrency: str = ""
+    chapter_files: list[Path] = field(default_factory=list)
+    m4b: Path | None = None
+
+    @property
+    def srt(self) -> Path | None:
+        return self.captions.get("srt")
+
+    @property
+    def vtt(self) -> Path | None:
+        return self.captions.get("vtt")
 
     @property
     def waste(self) -> float:
@@ -159,7 +195,9 @@ class PlannedBook:
 
 
 def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
-    """No connection and no key needed: the key depends on neither."""
+    """The chapters chosen (--chapters, else the prose) cut into segments.
+    No connection and no key needed: the key depends on neither."""
+    book = select_chapters(book, options.chapters)
     segments = plan(book, speak_titles=options.speak_titles)
     dialect = _key_dialect(options)
     return PlannedBook(book, segments, [dialect.segment_key(s.text) for s in segments])
@@ -167,8 +205,13 @@ def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
 
 def book_digest(planned: PlannedBook, options: NarrateOptions) -> str:
     """What the finished book files were made from: their segments (text and
-    sound settings), tags and caption formats. Equal digests, same files."""
-    basis = [planned.keys, planned.book.title, planned.book.author, list(options.captions), options.speak_titles]
+    sound settings), tags, cover, chapter titles, pauses, mastering and the
+    files asked for. Equal digests, same files."""
+    book = planned.book
+    cover = hashlib.sha256(book.cover.data).hexdigest() if book.cover else None
+    basis = [planned.keys, book.title, book.author, book.language, cover, [c.title for c in book.chapters],
+             list(options.captions), options.caption_style, options.speak_titles, options.chapter_files,
+             list(vars(options.pauses).values()), options.acx, options.m4b]
     return hashlib.sha256(json.dumps(basis).encode()).hexdigest()
 
 
@@ -182,19 +225,23 @@ def is_up_to_date(planned: PlannedBook, options: NarrateOptions, stem: str) -> b
         manifest = json.loads(_manifest_path(options.out_dir, stem).read_bytes())
     except (OSError, ValueError):
         return False
-    files = [p for p in output_paths(options.out_dir, stem, options.captions) if p is not None]
+    files = [options.out_dir / name for name in manifest.get("files", [])]
     return manifest.get("digest") == book_digest(planned, options) and all(p.is_file() for p in files)
 
 
-def output_paths(out_dir: Path, stem: str, captions: tuple[str, ...]) -> tuple[Path, Path | None, Path | None]:
-    mp3, srt, vtt = (out_dir / f"{stem}{suffix}" for suffix in (".mp3", ".srt", ".vtt"))
-    return mp3, srt if "srt" in captions else None, vtt if "vtt" in captions else None
+def _record(options: NarrateOptions, stem: str, planned: PlannedBook, written: list[Path]) -> None:
+    """The manifest: the digest the files were made from, and which files they are."""
+    names = [str(path.relative_to(options.out_dir)) for path in written]
+    manifest = {"digest": book_digest(planned, options), "files": names}
+    atomic_write(_manifest_path(options.out_dir, stem), json.dumps(manifest, ensure_ascii=False).encode())
 
 
 def narrate_file(path: Path, options: NarrateOptions, *, cache: SegmentCache | None = None,
                  budget: Budget | None = None) -> BookResult:
     book = read_document(path)
+    select_chapters(book, options.chapters)  # a bad --chapters stops here too, before any folder exists
     _key_dialect(options)  # a bad endpoint is refused here too, before any folder exists
+    _check_tools(options)
     if options.provider != "local":
         _service_key(options)
     with FolderLock(options.out_dir, command="narrator narrate"):  # after reading: a bad document makes no folder
@@ -204,6 +251,7 @@ def narrate_file(path: Path, options: NarrateOptions, *, cache: SegmentCache | N
 async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache: SegmentCache | None = None,
                        budget: Budget | None = None) -> BookResult:
     started = time.monotonic()
+    _check_tools(options)  # before anything is paid for
     cache = cache or SegmentCache()
     planned = plan_book(book, options)
     segments, keys = planned.segments, planned.keys
@@ -233,26 +281,41 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache:
         raise _keeping_work(_failed_segments(pool.stats.failed), planned, cache, pool.stats, cached)
     if pool.stats.over_budget:
         raise _keeping_work(BudgetError("stopped before crossing the character budget"), planned, cache, pool.stats, cached)
-    mp3, srt, vtt = output_paths(options.out_dir, stem, options.captions)
     entries = BookSegments(cache, keys)
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    timeline = assemble.measure(entries, len(segments))
-    assemble.write_book_mp3(entries, len(segments), mp3, book)
-    cues = assemble.write_captions(entries, len(segments), timeline, srt, vtt)
+    files = _write_files(planned, entries, stem, options)
     estimated = {s.chapter for s in segments if entries.meta(s.index)["estimated"]}
-    atomic_write(_manifest_path(options.out_dir, stem), json.dumps({"digest": book_digest(planned, options)}).encode())
     return BookResult(
-        mp3, srt, vtt, len(segments), cues, timeline.duration_ms / 1000,
+        files.mp3, files.captions, len(segments), files.cues, files.duration_ms / 1000,
         characters_sent=pool.stats.characters_sent,
         retries=pool.stats.retries,
         wall_seconds=time.monotonic() - started,
-        estimated_chapters=[book.chapters[i].title for i in sorted(estimated)],
+        estimated_chapters=[planned.book.chapters[i].title for i in sorted(estimated)],
         book_characters=planned.characters,
         reused_segments=len(segments) - len(todo),
         cached_characters=cached,
         short_segments=sorted(pool.stats.short_segments),
         concurrency=pool.stats.concurrency,
+        chapter_files=files.chapter_paths,
+        m4b=files.m4b,
     )
+
+
+def _write_files(planned: PlannedBook, entries: BookSegments, stem: str, options: NarrateOptions) -> assemble.BookFiles:
+    """The chapter files, the whole book, captions and (if asked) the M4B, then the manifest saying so."""
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = assemble.Outputs(options.out_dir, stem, options.captions, options.caption_style, options.chapter_files)
+    render = mastered_chapter if options.mastered else assemble.copy_chapter
+    files = assemble.write_book(entries, planned.segments, planned.book, outputs, options.pauses, render)
+    if options.m4b:
+        files.m4b = options.out_dir / f"{stem}.m4b"
+        m4b.write_m4b(files.mp3, planned.book, files.marks, files.m4b)
+    _record(options, stem, planned, files.written)
+    return files
+
+
+def _check_tools(options: NarrateOptions) -> None:
+    if options.m4b:
+        m4b.find_ffmpeg()
 
 
 def _failed_segments(failed) -> ServiceError:

@@ -3,7 +3,7 @@
 import lameenc
 import miniaudio
 
-from narrator import assemble
+from narrator import assemble, layout
 from narrator.protocol.events import Alignment, AudioChunk, Final
 from narrator.cache import BookSegments, SegmentCache
 from narrator.timeline import SegmentAudio, TimedWord, segment_audio
@@ -50,22 +50,30 @@ def test_service_normalised_text_still_maps_onto_source_words():
 
 
 def test_ten_hours_of_segments_do_not_drift(tmp_path):
-    """2,400 segments of 15.0123... s: summing rounded milliseconds would be
-    off by seconds; counting samples is exact to the millisecond."""
+    """2,400 segments of 15.0128 s in 40 chapters: summing rounded
+    milliseconds would be off by seconds; counting samples is exact to the
+    millisecond, through chapter files and the whole book alike."""
     cache = SegmentCache(tmp_path / "cache")
     rate, samples = 22050, 331_033  # 15.0128 s, not a whole number of ms
-    count = 2400
+    count, per_chapter = 2400, 60
     keys = [f"{index:064x}" for index in range(count)]
     for key in keys:
         cache.put(key, SegmentAudio(b"", samples, rate, (TimedWord("w", 10.0, 20.0, True),), False), 1)
     store = BookSegments(cache, keys)
-    words = list(assemble.book_words(store, count))
+    chapters = []
+    for number in range(count // per_chapter):
+        first = number * per_chapter
+        pieces, end = layout.copied_pieces([(i, samples) for i in range(first, first + per_chapter)], 0)
+        chapters.append(layout.ChapterAudio(number + 1, f"{number}", pieces, end, rate, rate))
+    words = list(assemble.book_words(store, chapters))
     last = words[-1]
     exact_ms = (count - 1) * samples * 1000 / rate + 10.0
-    assert abs(last.start_ms - exact_ms) <= 0.5
+    assert len(words) == count and abs(last.start_ms - exact_ms) <= 0.5
     naive = (count - 1) * round(samples * 1000 / rate) + 10
     assert abs(naive - exact_ms) > 100  # the mistake this guards against
-    assert assemble.measure(store, count).duration_ms == count * samples * 1000 // rate
+    marks = list(layout.book_marks(chapters))
+    assert marks[-1][2] == round(count * samples * 1000 / rate)
+    assert all(a[2] == b[1] for a, b in zip(marks, marks[1:])), "each chapter starts where the last ended"
 
 
 def test_a_chunk_without_alignment_gets_the_characters_the_others_did_not_account_for():

@@ -1,0 +1,38 @@
+"""Room tone as MP3 frames that can sit between a stream's own frames.
+
+Copying a service's frames untouched means a pause must be frames of the
+same kind: same MPEG version, sample rate, channels and bit rate, or players
+stumble where the format changes. These are encoded once per format.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import lameenc
+
+from narrator.errors import AudioError
+from narrator.mastering import room_tone
+from narrator.mp3 import FrameHeader, audio_frames
+from narrator.pcm import to_s16
+
+
+@lru_cache(maxsize=8)
+def silence_frames(header: FrameHeader, count: int) -> tuple[bytes, ...]:
+    """`count` frames of room tone in `header`'s format. Taking the first
+    frames of a longer encoding is safe: a frame only ever borrows bits from
+    the frames before it."""
+    if count <= 0:
+        return ()
+    tone = room_tone((count + 3) * header.samples, header.sample_rate, header.channels)
+    encoder = lameenc.Encoder()
+    encoder.set_channels(header.channels)
+    encoder.set_in_sample_rate(header.sample_rate)
+    encoder.set_out_sample_rate(header.sample_rate)
+    encoder.set_bit_rate(header.bitrate // 1000)
+    encoder.set_quality(7)
+    frames, _, _ = audio_frames(bytes(encoder.encode(to_s16(tone)) + encoder.flush()))
+    if len(frames) < count:
+        raise AudioError(f"could not make {count} frames of silence at {header.sample_rate} Hz, "
+                         f"{header.bitrate // 1000} kbps")
+    return tuple(frames[:count])
