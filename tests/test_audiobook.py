@@ -227,3 +227,40 @@ def test_m4b_without_ffmpeg_is_one_line_before_anything_is_sent(tmp_path):
                     env={"NARRATOR_FFMPEG": str(tmp_path / "no-ffmpeg-here")})
     line = one_line_error(done, exit_code=3)
     assert "NARRATOR_FFMPEG" in line and not (tmp_path / "out").exists()
+
+
+def quiet_runs(samples, rate, threshold_db=-50.0, tick_ms=10):
+    """(start ms, length ms) of each stretch of 10 ms ticks quieter than the threshold."""
+    tick = rate * tick_ms // 1000
+    x = samples[: len(samples) // tick * tick].astype(np.float64) / 32768
+    loud = np.sqrt((x.reshape(-1, tick) ** 2).mean(axis=1)) > 10 ** (threshold_db / 20)
+    runs, start = [], None
+    for i, is_loud in enumerate(np.append(loud, True)):
+        if not is_loud and start is None:
+            start = i
+        elif is_loud and start is not None:
+            runs.append((start * tick_ms, (i - start) * tick_ms))
+            start = None
+    return runs
+
+
+def test_a_paragraph_pause_is_that_long_between_every_paragraph_and_the_captions_follow(tmp_path):
+    paragraphs = ["The tide turned at noon, and the boats went out.", "Nobody spoke on the quay until evening.",
+                  "Then the lamps were lit, one by one, along the wall.", "By night the harbour was quiet again."]
+    document = tmp_path / "tide.md"
+    document.write_text("# Tide\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    done = narrator("narrate", document, "-o", tmp_path / "out", "--paragraph-pause", "1.5", "--captions", "json")
+    assert done.returncode == 0, done.stderr
+    chapter = tmp_path / "out" / "tide" / "01 - Tide.mp3"
+    samples, rate = decoded(chapter)
+    end_ms = len(samples) * 1000 // rate
+    # Not the lead-in (from 0) nor the chapter pause (to the end).
+    pauses = [(start, length) for start, length in quiet_runs(samples, rate)
+              if length >= 1000 and start > 0 and start + length < end_ms - 10]
+    assert len(pauses) == len(paragraphs), "after the title and after every paragraph but the last"
+    for _, length in pauses:
+        assert 1450 <= length <= 1650, "1.5 s of room tone, and the 30 ms kept at each edge"
+    words = json.loads(chapter.with_suffix(".json").read_text(encoding="utf-8"))["words"]
+    firsts = [next_word["start"] * 1000 for word, next_word in zip(words, words[1:]) if word["paragraph_end"]]
+    for (start, length), first in zip(pauses, firsts, strict=True):
+        assert abs(first - (start + length)) <= 120, "each paragraph's first word where its speech starts"
