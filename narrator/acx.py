@@ -30,7 +30,6 @@ __all__ = [
     "MAX_MINUTES",
     "MIN_BITRATE",
     "NOISE_FLOOR_MAX_DB",
-    "NOISE_WINDOW_S",
     "PEAK_MAX_DB",
     "RMS_DB",
     "SAMPLE_RATE",
@@ -54,7 +53,6 @@ MAX_MINUTES = 120.0
 LAYER = 3
 
 SOUND_THRESHOLD_DB = -50.0
-NOISE_WINDOW_S = 0.5
 TICKS_PER_SECOND = 100  # head/tail resolution: 10 ms
 _HOP_TICKS = 25  # noise windows are 2 hops = 50 ticks = 500 ms, half overlapping
 

@@ -11,15 +11,15 @@ a failed join leaves the previous files as they were.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from narrator import layout
 from narrator.cache import BookSegments
 from narrator.errors import AudioError
+from narrator.files import written_whole
 from narrator.layout import ChapterAudio, Pauses
 from narrator.model import Book, Segment, Word
 from narrator.mp3 import parse_header
@@ -34,9 +34,9 @@ class Outputs:
 
     out_dir: Path
     stem: str
-    captions: tuple[str, ...] = ("srt", "vtt")
-    style: str = "sentence"
-    chapter_files: bool = True  # keep OUT/STEM/NN - Title.mp3 (and captions) besides the whole book
+    captions: tuple[str, ...]
+    style: str
+    chapter_files: bool  # keep OUT/STEM/NN - Title.mp3 (and captions) besides the whole book
 
     @property
     def book_mp3(self) -> Path:
@@ -76,7 +76,7 @@ class BookFiles:
 
 
 # A chapter renderer writes one chapter's audio frames to `out` and says where its pieces went.
-Renderer = Callable[[BookSegments, Sequence[Segment], int, str, Pauses, "object"], ChapterAudio]
+Renderer = Callable[[BookSegments, Sequence[Segment], str, Pauses, BinaryIO], ChapterAudio]
 
 
 def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, outputs: Outputs,
@@ -85,15 +85,16 @@ def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, o
     groups = layout.chapters_of(segments)
     folder = outputs.chapter_dir
     folder.mkdir(parents=True, exist_ok=True)
-    chapters, paths, captions = [], [], []
+    chapters, paths, captions, tag_sizes = [], [], [], []
     for number, group in enumerate(groups, 1):
         title = book.chapters[group[0].chapter].title
         path = folder / f"{layout.chapter_file_stem(number, len(groups), title)}.mp3"
         tag = chapter_tag(book, title, number, len(groups))
-        with _part(path) as part, open(part, "wb") as out:
+        with written_whole(path) as part, open(part, "wb") as out:
             out.write(tag)
-            chapters.append(render(entries, group, number, title, pauses, out))
+            chapters.append(render(entries, group, title, pauses, out))
         paths.append(path)
+        tag_sizes.append(len(tag))
         if outputs.chapter_files:
             chapter_captions = outputs.caption_paths(folder, path.stem)
             _write_captions(chapter_captions, outputs.style, chapters[-1].duration_ms,
@@ -102,11 +103,9 @@ def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, o
     _check_rates(chapters)
     files = BookFiles(outputs.book_mp3, outputs.caption_paths(outputs.out_dir, outputs.stem), chapters, paths,
                       captions)
-    _join_chapters(book, files)
+    _join_chapters(book, files, tag_sizes)
     files.cues = _write_captions(files.captions, outputs.style, files.duration_ms, lambda: book_words(entries, chapters))
-    if outputs.chapter_files:
-        _remove_stale(folder, {p.stem for p in paths})
-    else:
+    if not outputs.chapter_files:
         shutil.rmtree(folder, ignore_errors=True)
         files.chapter_paths = []
     return files
@@ -121,8 +120,8 @@ def book_words(entries: BookSegments, chapters: Iterable[ChapterAudio]) -> Itera
         samples += chapter.samples
 
 
-def copy_chapter(entries: BookSegments, group: Sequence[Segment], number: int, title: str, pauses: Pauses,
-                 out) -> ChapterAudio:
+def copy_chapter(entries: BookSegments, group: Sequence[Segment], title: str, pauses: Pauses,
+                 out: BinaryIO) -> ChapterAudio:
     """Room tone, the segments' frames as the service sent them, room tone."""
     header = parse_header(entries.head(group[0].index))
     if header is None:
@@ -141,7 +140,7 @@ def copy_chapter(entries: BookSegments, group: Sequence[Segment], number: int, t
         sizes.append((segment.index, meta["samples"]))
     out.write(b"".join(silence[:tail]))
     pieces, end = layout.copied_pieces(sizes, head * header.samples)
-    return ChapterAudio(number, title, pieces, end + tail * header.samples, header.sample_rate, header.sample_rate)
+    return ChapterAudio(title, pieces, end + tail * header.samples, header.sample_rate, header.sample_rate)
 
 
 def _check_rates(chapters: Sequence[ChapterAudio]) -> None:
@@ -151,57 +150,22 @@ def _check_rates(chapters: Sequence[ChapterAudio]) -> None:
                          "they cannot be joined into one book")
 
 
-def _join_chapters(book: Book, files: BookFiles) -> None:
-    """The whole book: its tag (chapter marks, cover), then each chapter file's frames."""
-    with _part(files.mp3) as part, open(part, "wb") as out:
+def _join_chapters(book: Book, files: BookFiles, tag_sizes: Sequence[int]) -> None:
+    """The whole book: its tag (chapter marks, cover), then each chapter file's frames (what follows its tag)."""
+    with written_whole(files.mp3) as part, open(part, "wb") as out:
         out.write(book_tag(book, files.marks))
-        for path in files.chapter_paths:
-            _copy_audio(path, out)
-
-
-def _copy_audio(path: Path, out) -> None:
-    """A chapter file's audio frames: what follows its ID3v2 tag."""
-    with open(path, "rb") as f:
-        head = f.read(10)
-        if head[:3] == b"ID3":
-            size = 10 + sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(head[6:10]))
-            f.seek(size + (10 if head[5] & 0x10 else 0))  # a footer flag adds 10 more bytes
-        else:
-            f.seek(0)
-        shutil.copyfileobj(f, out, 1 << 20)
+        for path, tag_size in zip(files.chapter_paths, tag_sizes):
+            with open(path, "rb") as chapter:
+                chapter.seek(tag_size)
+                shutil.copyfileobj(chapter, out, 1 << 20)
 
 
 def _write_captions(paths: dict[str, Path], style: str, duration_ms: float,
                     words: Callable[[], Iterator[Word]]) -> int:
-    cues = 0
+    """Each format from its own pass over the words; how many cues (words, if only JSON)."""
+    counts = {}
     for fmt, path in paths.items():
-        with _part(path) as part, open(part, "w", encoding="utf-8", newline="\n") as out:
-            count = write_caption_file(fmt, words(), out, style=style, audio_end_ms=int(duration_ms))
-        cues = count if fmt != "json" else cues
-    return cues
-
-
-def _remove_stale(folder: Path, keep: set[str]) -> None:
-    """Chapter files of an earlier version of the book (a chapter renamed or
-    gone): numbered like ours and in our folder, so ours to remove."""
-    for path in folder.iterdir():
-        numbered = path.stem[:2].isdigit() and " - " in path.stem
-        if numbered and path.stem not in keep and path.suffix in (".mp3", ".srt", ".vtt", ".ass", ".json"):
-            path.unlink(missing_ok=True)
-
-
-class _part:
-    """`path.part` to write; renamed to `path` if the block ends well, removed if not."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.part = path.with_name(path.name + ".part")
-
-    def __enter__(self) -> Path:
-        return self.part
-
-    def __exit__(self, kind, error, trace) -> None:
-        if kind is None:
-            os.replace(self.part, self.path)
-        else:
-            self.part.unlink(missing_ok=True)
+        with written_whole(path) as part, open(part, "w", encoding="utf-8", newline="\n") as out:
+            counts[fmt] = write_caption_file(fmt, words(), out, style=style, audio_end_ms=int(duration_ms))
+    cues = [count for fmt, count in counts.items() if fmt != "json"]
+    return cues[0] if cues else counts.get("json", 0)

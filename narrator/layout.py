@@ -27,7 +27,7 @@ class Pauses:
 
     lead_in: float = 0.75  # before each chapter's first word (ACX asks 0.5-1 s)
     chapter: float = 2.0  # after its last word (ACX asks 1-5 s)
-    paragraph: float | None = None  # None: the voice's own pauses, and frames are copied
+    paragraph: float | None = None  # None: the voice's own pauses
 
 
 WHOLE = 2**62  # a span's end that takes every later word of its segment
@@ -48,7 +48,6 @@ class Piece:
 class ChapterAudio:
     """A written chapter file: its pieces and its exact length."""
 
-    number: int  # 1-based, as in its file name
     title: str
     pieces: tuple[Piece, ...]
     samples: int  # of the chapter file's audio frames, at `sample_rate`
@@ -136,13 +135,15 @@ def _ms(samples: int, rate: int) -> int:
 
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
-_MAX_NAME = 80
+# File systems limit a name to 255 bytes, not characters; this leaves room
+# for the number and the longest suffix (`.json.part`).
+_MAX_NAME_BYTES = 200
 
 
 def chapter_file_stem(number: int, total: int, title: str) -> str:
     """`07 - The Harbour`: numbered so names sort in book order, and safe on
     every common file system (no separators, reserved characters, trailing
-    dots or spaces; at most 80 characters of title)."""
-    clean = _UNSAFE.sub(" ", unicodedata.normalize("NFC", title))
-    clean = " ".join(clean.split())[:_MAX_NAME].rstrip(" .") or "Chapter"
+    dots or spaces; at most 200 bytes of title, cut between characters)."""
+    clean = " ".join(_UNSAFE.sub(" ", unicodedata.normalize("NFC", title)).split())
+    clean = clean.encode()[:_MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip(" .") or "Chapter"
     return f"{number:0{max(2, len(str(total)))}d} - {clean}"

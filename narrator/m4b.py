@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from narrator.errors import AudioError, ConfigError
+from narrator.files import written_whole
 from narrator.model import Book
 from narrator.tags import GENRE, ChapterMark, chapter_title, iso639_2
 
@@ -110,18 +111,11 @@ def write_m4b(mp3: Path, book: Book, marks: list[ChapterMark], out: Path, *,
     come from `book` and `marks`. Channels and sample rate are kept.
     """
     exe = ffmpeg or find_ffmpeg()
-    part = out.with_name(out.name + ".part")
-    with tempfile.TemporaryDirectory(prefix="narrator-m4b-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="narrator-m4b-") as scratch, written_whole(out) as part:
         meta = Path(scratch) / "metadata.txt"
         meta.write_text(ffmetadata(book, marks), encoding="utf-8", newline="\n")
         cover = _write_cover(book, Path(scratch))
-        command = _command(exe, mp3, meta, cover, book, bitrate_kbps, part)
-        try:
-            _run(command, exe, mp3, out)
-            os.replace(part, out)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
+        _run(_command(exe, mp3, meta, cover, book, bitrate_kbps, part), exe, mp3, out)
 
 
 def _write_cover(book: Book, folder: Path) -> Path | None:

@@ -11,14 +11,13 @@ stream at 44.1 kHz, 192 kbps, as ACX asks.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import BinaryIO, Sequence
 
-import lameenc
 import numpy as np
 
 from narrator import mastering
 from narrator.cache import BookSegments
-from narrator.engine.mp3encode import CODEC_DELAY_SAMPLES
+from narrator.engine.mp3encode import CODEC_DELAY_SAMPLES, Encoder
 from narrator.layout import WHOLE, ChapterAudio, Pauses, Piece, paragraph_spans
 from narrator.model import Segment
 from narrator.mp3 import FrameReader
@@ -33,11 +32,11 @@ OUT_RATE, OUT_KBPS = 44100, 192
 GUARD_SECONDS = 0.03
 
 
-def mastered_chapter(entries: BookSegments, group: Sequence[Segment], number: int, title: str, pauses: Pauses,
-                     out) -> ChapterAudio:
+def mastered_chapter(entries: BookSegments, group: Sequence[Segment], title: str, pauses: Pauses,
+                     out: BinaryIO) -> ChapterAudio:
     rate = entries.meta(group[0].index)["sample_rate"]
     stretches, channels, gain_db = _measure(entries, group, pauses, rate)
-    encoder = _Encoder(rate, channels, out)
+    encoder = _ChapterEncoder(rate, channels, out)
     at = encoder.silence(pauses.lead_in)
     pieces, decoded = [], (None, None)
     for n, (segment, start, end, span) in enumerate(stretches):
@@ -52,7 +51,7 @@ def mastered_chapter(entries: BookSegments, group: Sequence[Segment], number: in
         at += end - start
     encoder.silence(pauses.chapter)
     samples = encoder.close()
-    return ChapterAudio(number, title, tuple(pieces), samples, OUT_RATE, rate, CODEC_DELAY_SAMPLES * rate / OUT_RATE)
+    return ChapterAudio(title, tuple(pieces), samples, OUT_RATE, rate, CODEC_DELAY_SAMPLES * rate / OUT_RATE)
 
 
 def _measure(entries: BookSegments, group: Sequence[Segment], pauses: Pauses, rate: int):
@@ -90,21 +89,16 @@ def _sound(pcm: np.ndarray, rate: int) -> tuple[int, int]:
     return low, high
 
 
-class _Encoder:
+class _ChapterEncoder:
     """One LAME encoder for the whole chapter file, counting the samples of the frames it writes."""
 
     def __init__(self, rate: int, channels: int, out):
-        self._lame = lameenc.Encoder()
-        self._lame.set_channels(channels)
-        self._lame.set_in_sample_rate(rate)
-        self._lame.set_out_sample_rate(OUT_RATE)
-        self._lame.set_bit_rate(OUT_KBPS)
-        self._lame.set_quality(5)
+        self._lame = Encoder(channels, rate, OUT_RATE, OUT_KBPS, quality=5)
         self._rate, self._channels, self._out = rate, channels, out
         self._reader = FrameReader()
 
     def write(self, pcm: np.ndarray) -> None:
-        self._emit(self._reader.feed(bytes(self._lame.encode(to_s16(pcm)))))
+        self._emit(self._reader.feed(self._lame.encode(to_s16(pcm))))
 
     def silence(self, seconds: float) -> int:
         samples = round(seconds * self._rate)
@@ -112,7 +106,7 @@ class _Encoder:
         return samples
 
     def close(self) -> int:
-        self._emit(self._reader.feed(bytes(self._lame.flush())))
+        self._emit(self._reader.feed(self._lame.flush()))
         self._emit(self._reader.finish())
         return self._reader.samples
 

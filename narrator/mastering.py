@@ -26,14 +26,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from narrator.acx import HEAD_S, Levels
+from narrator.acx import Levels
 
 __all__ = [
     "CEILING_DB",
-    "HEAD_TARGET_S",
     "MAX_GAIN_DB",
     "ROOM_TONE_DB",
-    "TAIL_TARGET_S",
     "TARGET_RMS_DB",
     "chapter_gain_db",
     "limit",
@@ -41,16 +39,11 @@ __all__ = [
     "lowpass_band",
     "master",
     "room_tone",
-    "room_tone_seconds",
 ]
 
 TARGET_RMS_DB = -20.0
 CEILING_DB = -3.5
 ROOM_TONE_DB = -70.0
-# The middle of ACX's ranges, so a little codec delay or a TTS service's
-# own leading silence does not push a file out of them.
-HEAD_TARGET_S = sum(HEAD_S) / 2  # 0.75
-TAIL_TARGET_S = 2.5
 # A chapter quieter than -44 dB is not speech at a sane level; raising it
 # further would only turn its noise into the loudest thing in the file.
 MAX_GAIN_DB = 24.0
@@ -96,17 +89,6 @@ def _fast_size(n: int) -> int:
         size = power3 << max(0, math.ceil(math.log2(n / power3)))
         best, power3 = min(best, size), power3 * 3
     return best
-
-
-def room_tone_seconds(levels: Levels, head_target: float = HEAD_TARGET_S,
-                      tail_target: float = TAIL_TARGET_S) -> tuple[float, float]:
-    """Room tone to add before and after a chapter's speech so its head and
-    tail land on the targets, counting the quiet the speech already has at
-    its ends. (0, 0) for audio with no sound in it."""
-    head, tail = levels.head_seconds, levels.tail_seconds
-    if head is None or tail is None:
-        return 0.0, 0.0
-    return max(0.0, head_target - head), max(0.0, tail_target - tail)
 
 
 def chapter_gain_db(levels: Levels, target_db: float = TARGET_RMS_DB, padding_seconds: float = 0.0,

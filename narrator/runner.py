@@ -19,7 +19,7 @@ from narrator import assemble, checks, m4b
 from narrator.client.pool import PoolConfig, PoolStats, SessionPool
 from narrator.budget import Budget
 from narrator.cache import BookSegments, SegmentCache, atomic_write
-from narrator.errors import BudgetError, ConfigError, ErrorKind, NarratorError, ServiceError
+from narrator.errors import BudgetError, ConfigError, DocumentError, ErrorKind, NarratorError, ServiceError
 from narrator.keys import api_key
 from narrator.layout import Pauses
 from narrator.mastered import mastered_chapter
@@ -199,6 +199,8 @@ def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
     No connection and no key needed: the key depends on neither."""
     book = select_chapters(book, options.chapters)
     segments = plan(book, speak_titles=options.speak_titles)
+    if not segments:
+        raise DocumentError(f"{book.title}: the chapters chosen hold nothing to speak")
     dialect = _key_dialect(options)
     return PlannedBook(book, segments, [dialect.segment_key(s.text) for s in segments])
 
@@ -219,14 +221,25 @@ def _manifest_path(out_dir: Path, stem: str) -> Path:
     return out_dir / f".{stem}.narrator.json"
 
 
+def _manifest(out_dir: Path, stem: str) -> dict:
+    try:
+        manifest = json.loads(_manifest_path(out_dir, stem).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _recorded_files(out_dir: Path, stem: str) -> list[Path]:
+    """The files the last complete run made for this book (names inside the output folder only)."""
+    names = _manifest(out_dir, stem).get("files", [])
+    return [out_dir / name for name in names if isinstance(name, str) and ".." not in Path(name).parts]
+
+
 def is_up_to_date(planned: PlannedBook, options: NarrateOptions, stem: str) -> bool:
     """Whether the book files in the output folder were made from exactly this plan."""
-    try:
-        manifest = json.loads(_manifest_path(options.out_dir, stem).read_bytes())
-    except (OSError, ValueError):
-        return False
-    files = [options.out_dir / name for name in manifest.get("files", [])]
-    return manifest.get("digest") == book_digest(planned, options) and all(p.is_file() for p in files)
+    digest = _manifest(options.out_dir, stem).get("digest")
+    files = _recorded_files(options.out_dir, stem)
+    return digest == book_digest(planned, options) and all(p.is_file() for p in files)
 
 
 def _record(options: NarrateOptions, stem: str, planned: PlannedBook, written: list[Path]) -> None:
@@ -301,8 +314,14 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache:
 
 
 def _write_files(planned: PlannedBook, entries: BookSegments, stem: str, options: NarrateOptions) -> assemble.BookFiles:
-    """The chapter files, the whole book, captions and (if asked) the M4B, then the manifest saying so."""
+    """The chapter files, the whole book, captions and (if asked) the M4B, then the manifest saying so.
+
+    The old manifest goes first: files half replaced by a run that fails
+    must not pass for the old ones. What the last run made and this one did
+    not (a renamed chapter, a caption format no longer asked for) is removed."""
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = _recorded_files(options.out_dir, stem)
+    _manifest_path(options.out_dir, stem).unlink(missing_ok=True)
     outputs = assemble.Outputs(options.out_dir, stem, options.captions, options.caption_style, options.chapter_files)
     render = mastered_chapter if options.mastered else assemble.copy_chapter
     files = assemble.write_book(entries, planned.segments, planned.book, outputs, options.pauses, render)
@@ -310,7 +329,16 @@ def _write_files(planned: PlannedBook, entries: BookSegments, stem: str, options
         files.m4b = options.out_dir / f"{stem}.m4b"
         m4b.write_m4b(files.mp3, planned.book, files.marks, files.m4b)
     _record(options, stem, planned, files.written)
+    _remove_unmade(set(earlier) - set(files.written))
     return files
+
+
+def _remove_unmade(paths: set[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+    for folder in {path.parent for path in paths}:
+        with contextlib.suppress(OSError):  # only when empty: a user's own files stay, and their folder
+            folder.rmdir()
 
 
 def _check_tools(options: NarrateOptions) -> None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import lameenc
-
+from narrator.engine.mp3encode import Encoder
 from narrator.errors import AudioError
 from narrator.mastering import room_tone
 from narrator.mp3 import FrameHeader, audio_frames
@@ -25,13 +24,8 @@ def silence_frames(header: FrameHeader, count: int) -> tuple[bytes, ...]:
     if count <= 0:
         return ()
     tone = room_tone((count + 3) * header.samples, header.sample_rate, header.channels)
-    encoder = lameenc.Encoder()
-    encoder.set_channels(header.channels)
-    encoder.set_in_sample_rate(header.sample_rate)
-    encoder.set_out_sample_rate(header.sample_rate)
-    encoder.set_bit_rate(header.bitrate // 1000)
-    encoder.set_quality(7)
-    frames, _, _ = audio_frames(bytes(encoder.encode(to_s16(tone)) + encoder.flush()))
+    encoder = Encoder(header.channels, header.sample_rate, header.sample_rate, header.bitrate // 1000)
+    frames, _, _ = audio_frames(encoder.encode(to_s16(tone)) + encoder.flush())
     if len(frames) < count:
         raise AudioError(f"could not make {count} frames of silence at {header.sample_rate} Hz, "
                          f"{header.bitrate // 1000} kbps")

@@ -264,3 +264,22 @@ def test_a_paragraph_pause_is_that_long_between_every_paragraph_and_the_captions
     firsts = [next_word["start"] * 1000 for word, next_word in zip(words, words[1:]) if word["paragraph_end"]]
     for (start, length), first in zip(pauses, firsts, strict=True):
         assert abs(first - (start + length)) <= 120, "each paragraph's first word where its speech starts"
+
+
+def test_files_an_earlier_run_made_and_this_one_does_not_are_removed(tmp_path):
+    document, out = tmp_path / "tide.md", tmp_path / "out"
+    text = "# Tide\n\n## Morning\n\nThe boats went out.\n\n## Evening\n\nThe lamps were lit.\n"
+    document.write_text(text, encoding="utf-8")
+    mine = tmp_path / "out" / "tide" / "notes.txt"
+    assert narrator("narrate", document, "-o", out, "--captions", "srt", "--captions", "json").returncode == 0
+    mine.write_text("the user's own file")
+    assert {p.name for p in (out / "tide").glob("*.json")} == {"01 - Morning.json", "02 - Evening.json"}
+    document.write_text(text.replace("Evening", "Night"), encoding="utf-8")
+    assert narrator("narrate", document, "-o", out, "--captions", "srt").returncode == 0
+    assert sorted(p.name for p in (out / "tide").iterdir()) == [
+        "01 - Morning.mp3", "01 - Morning.srt", "02 - Night.mp3", "02 - Night.srt", "notes.txt"]
+    assert not (out / "tide.json").exists() and (out / "tide.srt").exists()
+    assert narrator("narrate", document, "-o", out, "--captions", "srt", "--no-chapter-files").returncode == 0
+    assert [p.name for p in (out / "tide").iterdir()] == ["notes.txt"], "only what narrator made is removed"
+    assert sorted(p.name for p in out.iterdir()) == [".narrator.lock", ".tide.narrator.json", "tide", "tide.mp3",
+                                                     "tide.srt"]

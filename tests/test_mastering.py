@@ -14,12 +14,10 @@ from narrator.check import check_paths
 from narrator.mastering import (
     ATTACK_DB_PER_MS,
     CEILING_DB,
-    HEAD_TARGET_S,
     HOLD_MS,
     MAX_GAIN_DB,
     RELEASE_DB_PER_MS,
     ROOM_TONE_DB,
-    TAIL_TARGET_S,
     TARGET_RMS_DB,
     chapter_gain_db,
     limit,
@@ -27,7 +25,6 @@ from narrator.mastering import (
     lowpass_band,
     master,
     room_tone,
-    room_tone_seconds,
 )
 from narrator.mastering import _limit  # the limiter without its meter between samples
 from narrator.pcm import decode_frames
@@ -211,6 +208,19 @@ def test_chapter_gain_brings_the_rms_to_the_target():
 def test_chapter_gain_does_not_blow_up_silence():
     assert chapter_gain_db(Levels.of(np.zeros(RATE), RATE)) == 0.0
     assert chapter_gain_db(Levels.of(at_db(speech(2), -70), RATE)) == MAX_GAIN_DB
+
+
+# What --acx aims a chapter's head and tail at (its --lead-in and --chapter-pause defaults).
+HEAD_TARGET_S, TAIL_TARGET_S = 0.75, 2.0
+
+
+def room_tone_seconds(levels: Levels) -> tuple[float, float]:
+    """Room tone to add before and after speech so its head and tail land on
+    the targets, counting the quiet it already has. (0, 0) for no sound."""
+    head, tail = levels.head_seconds, levels.tail_seconds
+    if head is None or tail is None:
+        return 0.0, 0.0
+    return max(0.0, HEAD_TARGET_S - head), max(0.0, TAIL_TARGET_S - tail)
 
 
 def test_room_tone_seconds_count_the_quiet_the_speech_already_has():

@@ -64,7 +64,7 @@ def test_ten_hours_of_segments_do_not_drift(tmp_path):
     for number in range(count // per_chapter):
         first = number * per_chapter
         pieces, end = layout.copied_pieces([(i, samples) for i in range(first, first + per_chapter)], 0)
-        chapters.append(layout.ChapterAudio(number + 1, f"{number}", pieces, end, rate, rate))
+        chapters.append(layout.ChapterAudio(f"{number}", pieces, end, rate, rate))
     words = list(assemble.book_words(store, chapters))
     last = words[-1]
     exact_ms = (count - 1) * samples * 1000 / rate + 10.0
