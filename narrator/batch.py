@@ -10,7 +10,6 @@ that is the runner's and the pool's.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -28,7 +27,7 @@ from narrator.estimate import quota_warning
 from narrator.keys import redact
 from narrator.lock import FolderLock
 from narrator.readers import read_document
-from narrator.runner import PlannedBook, is_up_to_date, narrate_book, plan_book
+from narrator.runner import PlannedBook, is_up_to_date, narrate_in_process, plan_book
 
 log = logging.getLogger("narrator")
 
@@ -157,7 +156,7 @@ def _run_books(job: Job, report: JobReport, cache: SegmentCache, budget: Budget)
                 continue
             if job.check_quota:
                 _warn_if_over_quota(job, planned, cache)
-            result = asyncio.run(narrate_book(book, document.stem, job.options, cache=cache, budget=budget))
+            result = narrate_in_process(book, document.stem, job.options, cache=cache, budget=budget)
         except NarratorError as error:
             report.books.append(BookReport(str(document), False, error.characters_sent, error.cached_characters,
                                            retries=error.retries))

@@ -139,7 +139,7 @@ def check_paths(path: str | Path) -> BookReport:
     if path.is_dir():
         files = folder_files(path)
         if not files:
-            raise AudioError(f"{path}: no .mp3 files in this folder: give the folder narrator wrote the book to")
+            raise DocumentError(f"{path}: no .mp3 files in this folder: give the folder narrator wrote the book to")
         # One file at a time: each one's decoding already uses both cores.
         reports = tuple(_checked(f, f.relative_to(path).as_posix()) for f in files)
     else:

@@ -19,7 +19,6 @@ from narrator.keys import RedactingFilter, redact
 from narrator.batch import job_status, run_jobs
 from narrator.budget import Budget
 from narrator.cache import SegmentCache
-from narrator.check import check_paths, format_report, report_json
 from narrator.estimate import estimate, quota_warning
 from narrator.jobs import find_jobs, load_job
 from narrator.options import M4B, build_options
@@ -136,8 +135,9 @@ _SETTINGS_OPTIONS = [
               help="Folder for STEM.mp3, its captions and the chapter files in STEM/.")
 @click.option("--max-characters", type=click.IntRange(1), help="Stop before sending more than this many characters "
                                                                "(retries count); what is finished is kept.")
+@click.option("--force", is_flag=True, help="Make the book files even when they are up to date.")
 @settings_options
-def narrate(inputs, out_dir, max_characters, **settings) -> None:
+def narrate(inputs, out_dir, max_characters, force, **settings) -> None:
     """Narrate INPUT documents (.txt, .md, .epub, .html) into OUT/STEM.mp3 with chapter
     marks, its captions, and one MP3 per chapter in OUT/STEM/."""
     options = build_options(out_dir, _given(settings))
@@ -145,14 +145,15 @@ def narrate(inputs, out_dir, max_characters, **settings) -> None:
     failures: list[NarratorError] = []
     for path in inputs:
         try:
-            result = narrate_file(path, options, budget=budget)
+            result = narrate_file(path, options, budget=budget, force=force)
         except NarratorError as exc:
             if len(inputs) == 1:
                 raise
             click.echo(f"narrator: error: {redact(str(exc))}", err=True)
             failures.append(exc)
             continue
-        click.echo(_summary(result))
+        click.echo(_summary(result) if result else f"{path}: up to date (its files were made from this text with "
+                                                     "these settings); nothing sent, nothing written; --force remakes them")
     if failures:
         sys.exit(failures[0].exit_code)
 
@@ -235,6 +236,8 @@ def chapters_command(document) -> None:
 def check_command(target, as_json) -> None:
     """Check MP3 files against ACX's audio rules: a book's folder of chapter
     files, or one file. Exits 12 when a file breaks a rule."""
+    from narrator.check import check_paths, format_report, report_json  # numpy and a decoder: only here
+
     report = check_paths(target)
     if as_json:
         click.echo(json.dumps(report_json(report), indent=2))

@@ -22,7 +22,6 @@ from narrator.cache import BookSegments, SegmentCache, atomic_write
 from narrator.errors import BudgetError, ConfigError, DocumentError, ErrorKind, NarratorError, ServiceError
 from narrator.keys import api_key
 from narrator.layout import Pauses
-from narrator.mastered import mastered_chapter
 from narrator.lock import FolderLock
 from narrator.model import Book, Segment
 from narrator.plan import plan
@@ -250,19 +249,48 @@ def _record(options: NarrateOptions, stem: str, planned: PlannedBook, written: l
 
 
 def narrate_file(path: Path, options: NarrateOptions, *, cache: SegmentCache | None = None,
-                 budget: Budget | None = None) -> BookResult:
+                 budget: Budget | None = None, force: bool = False) -> BookResult | None:
+    """The book's files, or None when they are up to date (made from this text with these settings)."""
     book = read_document(path)
-    select_chapters(book, options.chapters)  # a bad --chapters stops here too, before any folder exists
-    _key_dialect(options)  # a bad endpoint is refused here too, before any folder exists
+    planned = plan_book(book, options)  # a bad --chapters stops here, before any folder exists
+    _key_dialect(options)  # a bad endpoint too
     _check_tools(options)
     if options.provider != "local":
         _service_key(options)
     with FolderLock(options.out_dir, command="narrator narrate"):  # after reading: a bad document makes no folder
-        return asyncio.run(narrate_book(book, path.stem, options, cache=cache, budget=budget))
+        if not force and is_up_to_date(planned, options, path.stem):
+            return None
+        return narrate_in_process(book, path.stem, options, cache=cache, budget=budget)
+
+
+@dataclass(frozen=True)
+class _Narrated:
+    """Every segment of a book in the cache, and what it took to get them there."""
+
+    planned: PlannedBook
+    cache: SegmentCache
+    stats: PoolStats
+    sent_segments: int
+    cached_characters: int
+    started: float
 
 
 async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache: SegmentCache | None = None,
                        budget: Budget | None = None) -> BookResult:
+    """Narrate inside a running event loop (beside a server, say), then write the files."""
+    return _finish(await _narrate_segments(book, stem, options, cache, budget), stem, options)
+
+
+def narrate_in_process(book: Book, stem: str, options: NarrateOptions, *, cache: SegmentCache | None = None,
+                       budget: Budget | None = None) -> BookResult:
+    """Narrate in an event loop of its own, then write the files outside it:
+    Ctrl-C while a long book is joined or mastered stops it at once, which a
+    loop running synchronous code would not allow until the end."""
+    return _finish(asyncio.run(_narrate_segments(book, stem, options, cache, budget)), stem, options)
+
+
+async def _narrate_segments(book: Book, stem: str, options: NarrateOptions, cache: SegmentCache | None,
+                            budget: Budget | None) -> _Narrated:
     started = time.monotonic()
     _check_tools(options)  # before anything is paid for
     cache = cache or SegmentCache()
@@ -294,20 +322,25 @@ async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache:
         raise _keeping_work(_failed_segments(pool.stats.failed), planned, cache, pool.stats, cached)
     if pool.stats.over_budget:
         raise _keeping_work(BudgetError("stopped before crossing the character budget"), planned, cache, pool.stats, cached)
-    entries = BookSegments(cache, keys)
+    return _Narrated(planned, cache, pool.stats, len(todo), cached, started)
+
+
+def _finish(narrated: _Narrated, stem: str, options: NarrateOptions) -> BookResult:
+    planned, stats = narrated.planned, narrated.stats
+    entries = BookSegments(narrated.cache, planned.keys)
     files = _write_files(planned, entries, stem, options)
-    estimated = {s.chapter for s in segments if entries.meta(s.index)["estimated"]}
+    estimated = {s.chapter for s in planned.segments if entries.meta(s.index)["estimated"]}
     return BookResult(
-        files.mp3, files.captions, len(segments), files.cues, files.duration_ms / 1000,
-        characters_sent=pool.stats.characters_sent,
-        retries=pool.stats.retries,
-        wall_seconds=time.monotonic() - started,
+        files.mp3, files.captions, len(planned.segments), files.cues, files.duration_ms / 1000,
+        characters_sent=stats.characters_sent,
+        retries=stats.retries,
+        wall_seconds=time.monotonic() - narrated.started,
         estimated_chapters=[planned.book.chapters[i].title for i in sorted(estimated)],
         book_characters=planned.characters,
-        reused_segments=len(segments) - len(todo),
-        cached_characters=cached,
-        short_segments=sorted(pool.stats.short_segments),
-        concurrency=pool.stats.concurrency,
+        reused_segments=len(planned.segments) - narrated.sent_segments,
+        cached_characters=narrated.cached_characters,
+        short_segments=sorted(stats.short_segments),
+        concurrency=stats.concurrency,
         chapter_files=files.chapter_paths,
         m4b=files.m4b,
     )
@@ -323,7 +356,11 @@ def _write_files(planned: PlannedBook, entries: BookSegments, stem: str, options
     earlier = _recorded_files(options.out_dir, stem)
     _manifest_path(options.out_dir, stem).unlink(missing_ok=True)
     outputs = assemble.Outputs(options.out_dir, stem, options.captions, options.caption_style, options.chapter_files)
-    render = mastered_chapter if options.mastered else assemble.copy_chapter
+    render = assemble.copy_chapter
+    if options.mastered:
+        from narrator.mastered import mastered_chapter  # numpy's filters and a decoder: only when mastering
+
+        render = mastered_chapter
     files = assemble.write_book(entries, planned.segments, planned.book, outputs, options.pauses, render)
     if options.m4b:
         files.m4b = options.out_dir / f"{stem}.m4b"

@@ -11,9 +11,7 @@ from functools import lru_cache
 
 from narrator.engine.mp3encode import Encoder
 from narrator.errors import AudioError
-from narrator.mastering import room_tone
 from narrator.mp3 import FrameHeader, audio_frames
-from narrator.pcm import to_s16
 
 
 @lru_cache(maxsize=8)
@@ -23,6 +21,9 @@ def silence_frames(header: FrameHeader, count: int) -> tuple[bytes, ...]:
     the frames before it."""
     if count <= 0:
         return ()
+    from narrator.mastering import room_tone  # numpy: when a book is joined, not at every start
+    from narrator.pcm import to_s16
+
     tone = room_tone((count + 3) * header.samples, header.sample_rate, header.channels)
     encoder = Encoder(header.channels, header.sample_rate, header.sample_rate, header.bitrate // 1000)
     frames, _, _ = audio_frames(encoder.encode(to_s16(tone)) + encoder.flush())

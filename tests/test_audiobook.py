@@ -283,3 +283,18 @@ def test_files_an_earlier_run_made_and_this_one_does_not_are_removed(tmp_path):
     assert [p.name for p in (out / "tide").iterdir()] == ["notes.txt"], "only what narrator made is removed"
     assert sorted(p.name for p in out.iterdir()) == [".narrator.lock", ".tide.narrator.json", "tide", "tide.mp3",
                                                      "tide.srt"]
+
+
+def test_narrate_again_with_the_same_text_and_settings_writes_nothing_unless_forced(tmp_path):
+    document, out = tmp_path / "tide.md", tmp_path / "out"
+    document.write_text("# Tide\n\nThe boats went out at noon.\n", encoding="utf-8")
+    assert narrator("narrate", document, "-o", out, "--acx").returncode == 0
+    made = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != ".narrator.lock"}
+    again = narrator("narrate", document, "-o", out, "--acx")
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in made} == made
+    other = narrator("narrate", document, "-o", out, "--acx", "--chapter-pause", "3")
+    assert other.returncode == 0 and "up to date" not in other.stdout
+    forced = narrator("narrate", document, "-o", out, "--acx", "--chapter-pause", "3", "--force")
+    assert forced.returncode == 0 and "0 characters sent" in forced.stdout
+    assert (out / "tide.mp3").stat().st_mtime_ns > made[out / "tide.mp3"]

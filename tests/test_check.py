@@ -192,7 +192,7 @@ def test_an_unreadable_file_in_a_folder_fails_alone(tmp_path, good):
 
 @pytest.mark.parametrize("setup, kind, words", [
     (lambda d: d / "missing.mp3", DocumentError, "no such file or folder"),
-    (lambda d: d, AudioError, "no .mp3 files in this folder"),
+    (lambda d: d, DocumentError, "no .mp3 files in this folder"),
     (lambda d: _text(d / "notes.txt"), AudioError, "not an MP3 file"),
     (lambda d: _id3_only(d / "empty.mp3"), AudioError, "not an MP3 file"),
 ])

@@ -55,10 +55,12 @@ def _bounds(part: str, spec: str, count: int) -> tuple[int, int]:
     last = int(end) if end else (count if dash else first)
     if first < 1 or last < 1:
         raise _spec_error(spec, part, "is out of range: chapters are numbered from 1", count)
-    if first > count or last > count:
+    if first > count:
         raise _spec_error(spec, part, "is out of range", count)
     if first > last:
         raise _spec_error(spec, part, "is backwards (write the lower number first)", count)
+    if last > count:
+        raise _spec_error(spec, part, "is out of range", count)
     return first, last
 
 
