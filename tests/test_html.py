@@ -7,7 +7,8 @@ import pathlib
 import pytest
 
 from narrator.errors import DocumentError
-from narrator.readers import SUPPORTED_SUFFIXES, parse_html, parse_xhtml, read_document
+from narrator.readers import SUPPORTED_SUFFIXES, read_document
+from narrator.readers.html import parse_html, parse_xhtml
 from tests.test_readers import assert_clean
 
 SAMPLES = pathlib.Path(__file__).resolve().parent.parent / "samples"

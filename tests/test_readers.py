@@ -8,7 +8,9 @@ import pytest
 
 from narrator.errors import DocumentError
 from narrator.model import Book, Chapter
-from narrator.readers import decode_text, parse_markdown, parse_text, read_document
+from narrator.readers import decode_text, read_document
+from narrator.readers.markdown import parse_markdown
+from narrator.readers.text import parse_text
 from narrator.readers.text import is_chapter_heading, title_from_name
 
 SAMPLES = pathlib.Path(__file__).resolve().parent.parent / "samples"
