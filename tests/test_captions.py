@@ -314,28 +314,26 @@ def test_lone_closing_quote_after_a_sentence_end_stays_in_its_cue():
     assert one_line_texts(cues) == ["This opening sentence is long enough to close. \u201d", "Then more."]
 
 
-def test_spaced_punctuation_never_starts_a_cue_or_line():
-    # No break marks here, so cues and lines break wherever the text fills
-    # them; shifting the text moves those places over every token.
-    phrase = 'Well it was \u00bb long - very long " and so dark'
+def lines_of_shifted(phrase: str):
+    """Every line of the cues of `phrase` repeated, shifted by 0-11 words.
+    No break marks: cues and lines break wherever the text fills them, so
+    shifting the text moves those places over every token."""
     for shift in range(12):
         text = "x " * shift + " ".join([phrase] * 8)
         cues = cues_of(timed(text, word_ms=250, gap_ms=20))
         assert len(cues) > 3
         for cue in cues:
-            for line in cue.lines:
-                assert not is_trailing(line.split(" ")[0]), cue
+            yield from cue.lines
+
+
+def test_spaced_punctuation_never_starts_a_cue_or_line():
+    for line in lines_of_shifted('Well it was \u00bb long - very long " and so dark'):
+        assert not is_trailing(line.split(" ")[0]), line
 
 
 def test_opening_bracket_never_ends_a_cue_or_line():
-    phrase = "it was said ( quietly ) that the \u201c end \u201d came"
-    for shift in range(12):
-        text = "x " * shift + " ".join([phrase] * 8)
-        cues = cues_of(timed(text, word_ms=250, gap_ms=20))
-        assert len(cues) > 3
-        for cue in cues:
-            for line in cue.lines:
-                assert not is_opener(line.split(" ")[-1]), cue
+    for line in lines_of_shifted("it was said ( quietly ) that the \u201c end \u201d came"):
+        assert not is_opener(line.split(" ")[-1]), line
 
 
 def test_punctuation_at_a_paragraph_start_opens_the_cue():

@@ -18,12 +18,12 @@ import zlib
 from functools import lru_cache
 from pathlib import Path
 
-import lameenc
 import miniaudio
 import numpy as np
 import pytest
 from mutagen.mp4 import MP4, Atoms, MP4Cover
 
+from narrator.engine.mp3encode import encode
 from narrator.errors import AudioError, ConfigError
 from narrator.m4b import FFMPEG_ENV, ffmetadata, find_ffmpeg, write_m4b
 from narrator.model import Book, Chapter, Cover
@@ -68,13 +68,7 @@ def chapter_frames() -> tuple[tuple[bytes, int], ...]:
     """Each chapter encoded on its own, like a segment: (frames, samples)."""
     out = []
     for seed, seconds in enumerate(CHAPTER_SECONDS):
-        encoder = lameenc.Encoder()
-        encoder.set_channels(1)
-        encoder.set_in_sample_rate(RATE)
-        encoder.set_out_sample_rate(RATE)
-        encoder.set_bit_rate(48)
-        encoder.set_quality(7)
-        frames, samples, _ = audio_frames(bytes(encoder.encode(bursts(seconds, seed)) + encoder.flush()))
+        frames, samples, _ = audio_frames(encode(bursts(seconds, seed), RATE, RATE, 48))
         out.append((b"".join(frames), samples))
     return tuple(out)
 

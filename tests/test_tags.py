@@ -11,12 +11,12 @@ import struct
 import zlib
 from functools import lru_cache
 
-import lameenc
 import miniaudio
 import pytest
 from mutagen.id3 import ID3, CTOCFlags
 from mutagen.mp3 import MP3
 
+from narrator.engine.mp3encode import encode
 from narrator.model import Book, Chapter, Cover
 from narrator.mp3 import audio_frames, duration_ms
 from narrator.tags import PADDING, ChapterMark, book_tag, chapter_tag, iso639_2
@@ -37,15 +37,9 @@ def png(width: int = 3, height: int = 2) -> bytes:
 @lru_cache(maxsize=None)
 def mp3_frames(seconds: float = 3.0) -> bytes:
     """Bare MP3 frames of a rising tone (lameenc writes no tag, no Info frame)."""
-    encoder = lameenc.Encoder()
-    encoder.set_channels(1)
-    encoder.set_in_sample_rate(RATE)
-    encoder.set_out_sample_rate(RATE)
-    encoder.set_bit_rate(48)
-    encoder.set_quality(7)
     count = int(seconds * RATE)
     pcm = b"".join(struct.pack("<h", (n * (200 + n // 100)) % 20000 - 10000) for n in range(count))
-    return bytes(encoder.encode(pcm) + encoder.flush())
+    return encode(pcm, RATE, RATE, 48)
 
 
 def marks_at(frames: list[bytes], cuts: list[int], titles: list[str]) -> list[ChapterMark]:
