@@ -80,8 +80,7 @@ Renderer = Callable[[BookSegments, Sequence[Segment], str, Pauses, BinaryIO], Ch
 
 
 def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, outputs: Outputs,
-               pauses: Pauses, render: Renderer | None = None) -> BookFiles:
-    render = render or copy_chapter
+               pauses: Pauses, render: Renderer) -> BookFiles:
     groups = layout.chapters_of(segments)
     folder = outputs.chapter_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,10 +113,8 @@ def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, o
 def book_words(entries: BookSegments, chapters: Iterable[ChapterAudio]) -> Iterator[Word]:
     """Every word on the whole book's timeline, one chapter's words at a time.
     A chapter's offset is its integer sample count before it, so nothing drifts."""
-    samples = 0
-    for chapter in chapters:
-        yield from layout.place_words(chapter, entries.words, samples * 1000 / chapter.sample_rate)
-        samples += chapter.samples
+    for chapter, start in layout.chapter_starts(chapters):
+        yield from layout.place_words(chapter, entries.words, start * 1000 / chapter.sample_rate)
 
 
 def copy_chapter(entries: BookSegments, group: Sequence[Segment], title: str, pauses: Pauses,

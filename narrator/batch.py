@@ -156,7 +156,7 @@ def _run_books(job: Job, report: JobReport, cache: SegmentCache, budget: Budget)
                 continue
             if job.check_quota:
                 _warn_if_over_quota(job, planned, cache)
-            result = narrate_in_process(book, document.stem, job.options, cache=cache, budget=budget)
+            result = narrate_in_process(planned, document.stem, job.options, cache=cache, budget=budget)
         except NarratorError as error:
             report.books.append(BookReport(str(document), False, error.characters_sent, error.cached_characters,
                                            retries=error.retries))

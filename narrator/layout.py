@@ -119,15 +119,20 @@ def place_words(chapter: ChapterAudio, words_of: Callable[[int], Sequence[TimedW
                 yield Word(word.text, round(start + shift), round(end + shift), word.ends_paragraph)
 
 
-def book_marks(chapters: Iterable[ChapterAudio]) -> Iterator[tuple[str, int, int]]:
-    """(title, start ms, end ms) of each chapter in the whole book, from the
-    frames' sample counts: a chapter starts exactly where the previous ended."""
-    samples, rate = 0, None
+def chapter_starts(chapters: Iterable[ChapterAudio]) -> Iterator[tuple[ChapterAudio, int]]:
+    """Each chapter and the samples of the whole book before it: a chapter
+    starts exactly where the previous one's frames end."""
+    samples = 0
     for chapter in chapters:
-        rate = rate or chapter.sample_rate
-        start = samples
+        yield chapter, samples
         samples += chapter.samples
-        yield chapter.title, _ms(start, rate), _ms(samples, rate)
+
+
+def book_marks(chapters: Iterable[ChapterAudio]) -> Iterator[tuple[str, int, int]]:
+    """(title, start ms, end ms) of each chapter in the whole book."""
+    for chapter, start in chapter_starts(chapters):
+        rate = chapter.sample_rate  # one rate for the book: assemble checks it
+        yield chapter.title, _ms(start, rate), _ms(start + chapter.samples, rate)
 
 
 def _ms(samples: int, rate: int) -> int:

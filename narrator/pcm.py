@@ -29,7 +29,7 @@ import numpy as np
 from narrator.errors import AudioError
 from narrator.mp3 import FrameReader, parse_header
 
-__all__ = ["BATCH_FRAMES", "decode_batches", "decode_file", "decode_frames", "read_frames", "to_s16"]
+__all__ = ["BATCH_FRAMES", "decode_batches", "decode_frames", "read_frames", "to_s16"]
 
 # 500 frames: 13 s at 44.1 kHz, 2.3 MB of float32 mono. Large enough that
 # the priming frames cost little, small enough that a few in flight are no
@@ -89,11 +89,6 @@ def decode_batches(frames: Iterable[bytes], batch_frames: int = BATCH_FRAMES,
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def decode_file(path: str | Path) -> Iterator[np.ndarray]:
-    """A whole MP3 file as (n, channels) float32 blocks, in bounded memory."""
-    return decode_batches(read_frames(path))
 
 
 def _batches(frames: Iterable[bytes], size: int) -> Iterator[list[bytes]]:

@@ -260,7 +260,7 @@ def narrate_file(path: Path, options: NarrateOptions, *, cache: SegmentCache | N
     with FolderLock(options.out_dir, command="narrator narrate"):  # after reading: a bad document makes no folder
         if not force and is_up_to_date(planned, options, path.stem):
             return None
-        return narrate_in_process(book, path.stem, options, cache=cache, budget=budget)
+        return narrate_in_process(planned, path.stem, options, cache=cache, budget=budget)
 
 
 @dataclass(frozen=True)
@@ -278,23 +278,23 @@ class _Narrated:
 async def narrate_book(book: Book, stem: str, options: NarrateOptions, *, cache: SegmentCache | None = None,
                        budget: Budget | None = None) -> BookResult:
     """Narrate inside a running event loop (beside a server, say), then write the files."""
-    return _finish(await _narrate_segments(book, stem, options, cache, budget), stem, options)
+    planned = plan_book(book, options)
+    return _finish(await _narrate_segments(planned, stem, options, cache, budget), stem, options)
 
 
-def narrate_in_process(book: Book, stem: str, options: NarrateOptions, *, cache: SegmentCache | None = None,
-                       budget: Budget | None = None) -> BookResult:
-    """Narrate in an event loop of its own, then write the files outside it:
-    Ctrl-C while a long book is joined or mastered stops it at once, which a
-    loop running synchronous code would not allow until the end."""
-    return _finish(asyncio.run(_narrate_segments(book, stem, options, cache, budget)), stem, options)
+def narrate_in_process(planned: PlannedBook, stem: str, options: NarrateOptions, *,
+                       cache: SegmentCache | None = None, budget: Budget | None = None) -> BookResult:
+    """Narrate an already planned book in an event loop of its own, then write
+    the files outside it: Ctrl-C while a long book is joined or mastered stops
+    it at once, which a loop running synchronous code would not allow until the end."""
+    return _finish(asyncio.run(_narrate_segments(planned, stem, options, cache, budget)), stem, options)
 
 
-async def _narrate_segments(book: Book, stem: str, options: NarrateOptions, cache: SegmentCache | None,
+async def _narrate_segments(planned: PlannedBook, stem: str, options: NarrateOptions, cache: SegmentCache | None,
                             budget: Budget | None) -> _Narrated:
     started = time.monotonic()
     _check_tools(options)  # before anything is paid for
     cache = cache or SegmentCache()
-    planned = plan_book(book, options)
     segments, keys = planned.segments, planned.keys
     progress = Progress(stem, planned.characters, enabled=options.progress)
 
@@ -356,7 +356,7 @@ def _write_files(planned: PlannedBook, entries: BookSegments, stem: str, options
     earlier = _recorded_files(options.out_dir, stem)
     _manifest_path(options.out_dir, stem).unlink(missing_ok=True)
     outputs = assemble.Outputs(options.out_dir, stem, options.captions, options.caption_style, options.chapter_files)
-    render = assemble.copy_chapter
+    render: assemble.Renderer = assemble.copy_chapter
     if options.mastered:
         from narrator.mastered import mastered_chapter  # numpy's filters and a decoder: only when mastering
 
