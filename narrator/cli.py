@@ -16,18 +16,18 @@ import click
 from narrator import __version__
 from narrator.errors import ExitCode, NarratorError
 from narrator.keys import RedactingFilter, redact
-from narrator.batch import job_status, run_jobs
-from narrator.budget import Budget
-from narrator.cache import SegmentCache
-from narrator.estimate import estimate, quota_warning
-from narrator.jobs import find_jobs, load_job
-from narrator.options import M4B, build_options
-from narrator.pricing import load_prices
+from narrator.jobs.batch import job_status, run_jobs
+from narrator.client.budget import Budget
+from narrator.book.cache import SegmentCache
+from narrator.jobs.estimate import estimate, quota_warning
+from narrator.jobs.jobfile import find_jobs, load_job
+from narrator.settings import M4B, build_options
+from narrator.jobs.pricing import load_prices
 from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION
-from narrator.readers import read_document
-from narrator.readers.select import chapter_listing
+from narrator.text import read_document
+from narrator.text.select import chapter_listing
 from narrator.runner import PROVIDERS, narrate_file, plan_book
-from narrator.subtitles import CAPTION_FORMATS, CAPTION_STYLES
+from narrator.captions.formats import CAPTION_FORMATS, CAPTION_STYLES
 from narrator.server.app import CloudProfile, EmbeddedServer
 from narrator.server.faults import parse_faults
 
@@ -236,7 +236,7 @@ def chapters_command(document) -> None:
 def check_command(target, as_json) -> None:
     """Check MP3 files against ACX's audio rules: a book's folder of chapter
     files, or one file. Exits 12 when a file breaks a rule."""
-    from narrator.check import check_paths, format_report, report_json  # numpy and a decoder: only here
+    from narrator.acx.check import check_paths, format_report, report_json  # numpy and a decoder: only here
 
     report = check_paths(target)
     if as_json:

@@ -15,25 +15,27 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from narrator import assemble, checks, m4b
+from narrator import problems
+from narrator.audio import m4b
+from narrator.book import assemble
 from narrator.client.pool import PoolConfig, PoolStats, SessionPool
-from narrator.budget import Budget
-from narrator.cache import BookSegments, SegmentCache, atomic_write
+from narrator.client.budget import Budget
+from narrator.book.cache import BookSegments, SegmentCache, atomic_write
 from narrator.errors import BudgetError, ConfigError, DocumentError, ErrorKind, NarratorError, ServiceError
 from narrator.keys import api_key
-from narrator.layout import Pauses
-from narrator.lock import FolderLock
+from narrator.book.layout import Pauses
+from narrator.book.lock import FolderLock
 from narrator.model import Book, Segment
-from narrator.plan import plan
+from narrator.text.segments import plan
 from narrator.progress import Progress
 from narrator.protocol import elevenlabs as codec
 from narrator.protocol import sarvam
 from narrator.protocol.events import Dialect
-from narrator.readers import read_document
-from narrator.readers.select import select_chapters
+from narrator.text import read_document
+from narrator.text.select import select_chapters
 from narrator.server.app import EmbeddedServer
-from narrator.subtitles import CAPTION_FORMATS, CAPTION_STYLES
-from narrator.timeline import segment_audio
+from narrator.captions.formats import CAPTION_FORMATS, CAPTION_STYLES
+from narrator.book.timeline import segment_audio
 
 PROVIDERS = ("local", "elevenlabs", "sarvam")
 DEFAULT_CAPTIONS = ("srt", "vtt")
@@ -72,10 +74,10 @@ class NarrateOptions:
         if self.provider not in PROVIDERS:
             raise ConfigError(f"unknown provider {self.provider!r}; choose one of {', '.join(PROVIDERS)}")
         self._check_provider_options()
-        checks.raise_first([
-            checks.range_problem("concurrency", self.concurrency, (1, 64), whole=True),
-            checks.range_problem("timeout", self.stall_timeout, (1, 600), unit=" seconds"),
-            checks.choice_problem("caption-style", self.caption_style, CAPTION_STYLES),
+        problems.raise_first([
+            problems.range_problem("concurrency", self.concurrency, (1, 64), whole=True),
+            problems.range_problem("timeout", self.stall_timeout, (1, 600), unit=" seconds"),
+            problems.choice_problem("caption-style", self.caption_style, CAPTION_STYLES),
             *self._pause_problems(),
         ])
         for name in self.captions:
@@ -89,9 +91,9 @@ class NarrateOptions:
         lead_in, chapter = ((0.5, 1), (1, 5)) if self.acx else ((0, 10), (0, 30))
         acx = " (ACX asks for this; drop --acx to go outside it)" if self.acx else ""
         return [
-            checks.range_problem("lead-in", self.pauses.lead_in, lead_in, unit=f" seconds{acx}"),
-            checks.range_problem("chapter-pause", self.pauses.chapter, chapter, unit=f" seconds{acx}"),
-            checks.range_problem("paragraph-pause", self.pauses.paragraph, (0, 10), unit=" seconds", optional=True),
+            problems.range_problem("lead-in", self.pauses.lead_in, lead_in, unit=f" seconds{acx}"),
+            problems.range_problem("chapter-pause", self.pauses.chapter, chapter, unit=f" seconds{acx}"),
+            problems.range_problem("paragraph-pause", self.pauses.paragraph, (0, 10), unit=" seconds", optional=True),
         ]
 
     @property
@@ -358,7 +360,7 @@ def _write_files(planned: PlannedBook, entries: BookSegments, stem: str, options
     outputs = assemble.Outputs(options.out_dir, stem, options.captions, options.caption_style, options.chapter_files)
     render: assemble.Renderer = assemble.copy_chapter
     if options.mastered:
-        from narrator.mastered import mastered_chapter  # numpy's filters and a decoder: only when mastering
+        from narrator.acx.chapters import mastered_chapter  # numpy's filters and a decoder: only when mastering
 
         render = mastered_chapter
     files = assemble.write_book(entries, planned.segments, planned.book, outputs, options.pauses, render)

@@ -11,8 +11,8 @@ import signal
 import subprocess
 import sys
 
-from narrator.cache import SegmentCache
-from narrator.readers import read_document
+from narrator.book.cache import SegmentCache
+from narrator.text import read_document
 from tests.helpers import SAMPLES, spoken_words, srt_words
 from tests.test_cli import narrator
 

@@ -10,8 +10,8 @@ import pytest
 from mutagen.id3 import ID3
 
 from narrator.errors import ErrorKind, ServiceError
-from narrator.mp3 import FrameReader
-from narrator.plan import plan
+from narrator.audio.mp3 import FrameReader
+from narrator.text.segments import plan
 from narrator.runner import NarrateOptions, narrate_book
 from narrator.server.app import EmbeddedServer
 from narrator.server.faults import SHAPING_FAULTS, parse_faults

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
 from narrator.errors import ErrorKind, ServiceError
-from narrator import checks
+from narrator import problems
 from narrator.protocol import frames
 from narrator.protocol.events import Alignment, AudioChunk, Dialect, Event, Final
 
@@ -80,7 +80,7 @@ class StreamSettings:
 def validate(settings: StreamSettings) -> StreamSettings:
     """The settings unchanged, or a ConfigError naming the first bad one as
     it is spelled on the command line, with what would be accepted."""
-    checks.raise_first(_problems(settings))
+    problems.raise_first(_problems(settings))
     return settings
 
 
@@ -88,14 +88,14 @@ def _problems(s: StreamSettings):
     """One message or None per setting; a setting left at None is not sent, so it is never wrong."""
     yield _id_problem("--voice", s.voice)
     yield _id_problem("--model", s.model)
-    yield checks.choice_problem("--format", s.output_format, MP3_FORMATS, optional=True)
-    yield checks.range_problem("--inactivity-timeout", s.inactivity_timeout, INACTIVITY_RANGE, whole=True,
+    yield problems.choice_problem("--format", s.output_format, MP3_FORMATS, optional=True)
+    yield problems.range_problem("--inactivity-timeout", s.inactivity_timeout, INACTIVITY_RANGE, whole=True,
                                unit=" seconds", optional=True)
     yield _language_problem(s.language_code)
-    yield checks.range_problem("--seed", s.seed, SEED_RANGE, whole=True, optional=True)
-    yield checks.choice_problem("--text-normalization", s.apply_text_normalization, TEXT_NORMALIZATION, optional=True)
+    yield problems.range_problem("--seed", s.seed, SEED_RANGE, whole=True, optional=True)
+    yield problems.choice_problem("--text-normalization", s.apply_text_normalization, TEXT_NORMALIZATION, optional=True)
     for name, bounds in VOICE_SETTING_RANGES.items():
-        yield checks.range_problem("--" + name.replace("_", "-"), getattr(s.voice_settings, name), bounds, optional=True)
+        yield problems.range_problem("--" + name.replace("_", "-"), getattr(s.voice_settings, name), bounds, optional=True)
     yield _schedule_problem(s.chunk_length_schedule)
     yield _dictionaries_problem(s.pronunciation_dictionary_locators)
 
@@ -108,7 +108,7 @@ def _language_problem(code: str | None) -> str | None:
 
 def _schedule_problem(schedule: tuple[int, ...]) -> str | None:
     low, high = SCHEDULE_RANGE
-    if schedule and all(checks.is_number(v, whole=True) and low <= v <= high for v in schedule):
+    if schedule and all(problems.is_number(v, whole=True) and low <= v <= high for v in schedule):
         return None
     given = ",".join(map(str, schedule)) or "(empty)"
     return f"--chunk-schedule {given} is out of range: give characters from {low} to {high} each, e.g. 120,160,250,290"

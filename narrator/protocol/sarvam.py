@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import regex
 
 from narrator.errors import ErrorKind, ServiceError
-from narrator import checks
+from narrator import problems
 from narrator.protocol import frames
 from narrator.protocol.events import AudioChunk, Dialect, Event, Final
 
@@ -59,22 +59,22 @@ def validate(settings: SarvamSettings) -> None:
     for bulbul:v2 only: the later models ignore them. The embedded server
     judges a config message with the same rules, so values of any JSON type
     are handled."""
-    checks.raise_first(_problems(settings))
+    problems.raise_first(_problems(settings))
 
 
 def _problems(s: SarvamSettings):
-    yield checks.choice_problem("model", s.model, MODELS)
-    yield checks.choice_problem("language_code", s.language_code, LANGUAGES)
+    yield problems.choice_problem("model", s.model, MODELS)
+    yield problems.choice_problem("language_code", s.language_code, LANGUAGES)
     yield _speaker_problem(s.speaker)
     if s.model in PACE_RANGES:
-        yield checks.range_problem("pace", s.pace, PACE_RANGES[s.model], context=f" for {s.model}")
+        yield problems.range_problem("pace", s.pace, PACE_RANGES[s.model], context=f" for {s.model}")
     if s.model == "bulbul:v2":
-        yield checks.range_problem("pitch", s.pitch, PITCH_RANGE)
-        yield checks.range_problem("loudness", s.loudness, LOUDNESS_RANGE)
-    yield checks.choice_problem("sample_rate", s.sample_rate, SAMPLE_RATES)
-    yield checks.choice_problem("bitrate", s.bitrate, BITRATES)
-    yield checks.range_problem("min_buffer_size", s.min_buffer_size, MIN_BUFFER_RANGE, whole=True)
-    yield checks.range_problem("max_chunk_length", s.max_chunk_length, MAX_CHUNK_RANGE, whole=True)
+        yield problems.range_problem("pitch", s.pitch, PITCH_RANGE)
+        yield problems.range_problem("loudness", s.loudness, LOUDNESS_RANGE)
+    yield problems.choice_problem("sample_rate", s.sample_rate, SAMPLE_RATES)
+    yield problems.choice_problem("bitrate", s.bitrate, BITRATES)
+    yield problems.range_problem("min_buffer_size", s.min_buffer_size, MIN_BUFFER_RANGE, whole=True)
+    yield problems.range_problem("max_chunk_length", s.max_chunk_length, MAX_CHUNK_RANGE, whole=True)
     if not isinstance(s.enable_preprocessing, bool):
         yield f"enable_preprocessing {s.enable_preprocessing!r} is not true or false"
 

@@ -1,7 +1,7 @@
 """The embedded server: ElevenLabs `stream-input` and Sarvam streaming
 text-to-speech on loopback, over the embedded engine.
 
-Protocol decisions live in `stream_input` and `sarvam_ws` (pure); this
+Protocol decisions live in `protocol.elevenlabs_server` and `protocol.sarvam_server` (pure); this
 module only moves frames, runs synthesis in threads so the event loop never
 blocks, and can pretend to be a cloud service (time to first byte,
 generation speed, generations at once) or misbehave on purpose (`faults`).
@@ -28,17 +28,17 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from narrator.engine.espeak import Espeak
-from narrator.engine.render import Rendered, parse_output_format, render, render_mp3
+from narrator.server.engine.espeak import Espeak
+from narrator.server.engine.render import Rendered, parse_output_format, render, render_mp3
 from narrator.errors import ConfigError
 from narrator.protocol.sarvam import SarvamSettings
 from narrator.server.faults import SHAPING_FAULTS, FaultPlan
-from narrator.server import sarvam_ws, stream_input
-from narrator.server.sarvam_ws import Completed, Query, SarvamWs, read_query
-from narrator.server.sarvam_ws import Error as SarvamError
-from narrator.server.stream_input import EndOfInput, Reject, StreamInput, check_query
+from narrator.protocol import elevenlabs_server, sarvam_server
+from narrator.protocol.sarvam_server import Completed, Query, SarvamWs, read_query
+from narrator.protocol.sarvam_server import Error as SarvamError
+from narrator.protocol.elevenlabs_server import EndOfInput, Reject, StreamInput, check_query
 
-GENERATIONS = (stream_input.Generate, sarvam_ws.Generate)
+GENERATIONS = (elevenlabs_server.Generate, sarvam_server.Generate)
 
 STREAM_INPUT_PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/stream-input$")
 # The service's own voice ids (20 letters and digits) are served in the default

@@ -1,0 +1,1 @@
+"""Audible's ACX rules: levels measured, chapters mastered to pass them, `narrator check`."""

@@ -1,0 +1,1 @@
+"""MP3 frames, PCM, encoding, room tone, ID3 tags and M4B."""

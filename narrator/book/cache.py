@@ -1,0 +1,243 @@
+"""The segment cache: every finished segment's audio frames and timed words,
+addressed by its key (everything that decides its sound: see
+`Dialect.segment_key`).
+
+One entry is one file, `segments/ab/<key>.seg`: a header line, one line of
+JSON (sizes, the frames' SHA-256, the timings) and the MP3 frames. It is
+written to a private temporary name and renamed into place, so a reader sees
+a whole entry or none, whatever instant a writer is killed at. A reader
+checks the size and the digest; an entry that fails is deleted and counts as
+missing, so it is made again and never joined into a book. A whole entry is
+never replaced: when two runs finish the same segment, the first one's stays,
+so a book being joined never sees its segments change under it.
+
+Segments finish out of order; keeping them on disk rather than in memory
+keeps memory flat however long the book is, and nothing finished is lost if
+a later segment fails or the process dies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from narrator.errors import AudioError
+from narrator.book.timeline import SegmentAudio, TimedWord
+
+MAGIC = b"NARRATOR-SEGMENT 1\n"
+STRAY_AFTER_SECONDS = 3600  # a temporary file this old belongs to a writer that died
+
+
+def default_root() -> Path:
+    """$NARRATOR_CACHE, else the user's cache folder (XDG_CACHE_HOME or ~/.cache)."""
+    if os.environ.get("NARRATOR_CACHE"):
+        return Path(os.environ["NARRATOR_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "narrator"
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    path: Path
+    meta: dict
+    offset: int  # where the frames start in the file
+
+    @property
+    def words(self) -> list[TimedWord]:
+        return [TimedWord(*w) for w in self.meta["words"]]
+
+
+@dataclass(frozen=True)
+class Usage:
+    entries: int
+    bytes: int
+    characters: int  # text the entries hold: what they saved being sent again
+
+
+class SegmentCache:
+    def __init__(self, root: Path | None = None):
+        self.root = root or default_root()
+        self._segments = self.root / "segments"
+
+    def _path(self, key: str) -> Path:
+        return self._segments / key[:2] / f"{key}.seg"
+
+    def put(self, key: str, audio: SegmentAudio, characters: int) -> None:
+        meta = {
+            "bytes": len(audio.frames),
+            "sha256": hashlib.sha256(audio.frames).hexdigest(),
+            "characters": characters,
+            "samples": audio.samples,
+            "sample_rate": audio.sample_rate,
+            "estimated": audio.estimated,
+            "words": [[w.text, w.start, w.end, w.ends_paragraph] for w in audio.words],
+        }
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, MAGIC + json.dumps(meta).encode() + b"\n" + audio.frames, replace=self._is_damaged)
+
+    def get(self, key: str, *, verify: bool = True) -> Entry | None:
+        """The entry for `key`, or None when there is none or it is damaged
+        (then it is deleted). `verify=False` checks sizes but not the digest:
+        enough to count what is finished, not to join into a book."""
+        entry, damaged = self._inspect(self._path(key), verify)
+        if damaged:
+            self._path(key).unlink(missing_ok=True)
+        return entry
+
+    def _inspect(self, path: Path, verify: bool) -> tuple[Entry | None, bool]:
+        """(the entry, None) or (None, whether what is there is damaged). Only a
+        file read and found wrong is damaged: an error opening it (too many open
+        files, say) is not a reason to delete finished work."""
+        try:
+            with open(path, "rb") as f:
+                entry = _read_header(path.stem, path, f)
+                whole = entry is not None and os.fstat(f.fileno()).st_size == entry.offset + entry.meta["bytes"]
+                if whole and verify:
+                    whole = _digest(f, entry.meta["bytes"]) == entry.meta["sha256"]
+        except OSError:
+            return None, False
+        return (entry, False) if whole else (None, True)
+
+    def _is_damaged(self, path: Path) -> bool:
+        return self._inspect(path, verify=True)[1]
+
+    def copy_frames(self, entry: Entry, out: BinaryIO) -> None:
+        """Append the entry's frames to `out`, checking them again as they pass:
+        an entry damaged since it was looked up stops the book, never joins it."""
+        digest = hashlib.sha256()
+        with open(entry.path, "rb") as f:
+            f.seek(entry.offset)
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != entry.meta["sha256"]:
+            entry.path.unlink(missing_ok=True)
+            raise AudioError(f"a cached segment changed on disk while the book was joined ({entry.path}): "
+                             "it is removed; run again to make it anew")
+
+    def keys(self) -> Iterator[str]:
+        if self._segments.is_dir():
+            for path in self._segments.glob("*/*.seg"):
+                yield path.stem
+
+    def usage(self, keys=None) -> Usage:
+        """Entries, bytes on disk and characters held: of the whole cache, or of `keys` only.
+        It only looks: nothing is deleted, even what is damaged."""
+        entries = size = characters = 0
+        for key in self.keys() if keys is None else keys:
+            entry, _ = self._inspect(self._path(key), verify=False)
+            if entry is not None:
+                entries += 1
+                size += entry.offset + entry.meta["bytes"]
+                characters += entry.meta["characters"]
+        return Usage(entries, size, characters)
+
+    def prune(self, keep: set[str], *, dry_run: bool = False) -> Usage:
+        """Remove every entry whose key is not in `keep`, and temporary files
+        left by writers that died; returns what was (or would be) removed."""
+        gone = self.usage(set(self.keys()) - keep)
+        if not dry_run:
+            for key in set(self.keys()) - keep:
+                self._path(key).unlink(missing_ok=True)
+            self._remove_strays()
+        return gone
+
+    def _remove_strays(self) -> None:
+        cutoff = time.time() - STRAY_AFTER_SECONDS
+        for part in self._segments.glob("*/.*.part") if self._segments.is_dir() else ():
+            try:
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+            except OSError:
+                pass  # another run removed or finished it
+
+
+def atomic_write(path: Path, data: bytes, *, replace=lambda path: True) -> None:
+    """Whole or not at all, whenever the process dies. The temporary name is
+    the writer's own: two runs finishing one file never write into each other.
+    When `path` exists, it is replaced only if `replace(path)` says so."""
+    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:16]}.", suffix=".part")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide reports and books' manifests from other readers
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(part, path)  # never over an existing file: that is replace()'s call
+        except FileExistsError:
+            if replace(path):
+                os.replace(part, path)
+    finally:
+        Path(part).unlink(missing_ok=True)
+
+
+def _read_header(key: str, path: Path, f: BinaryIO) -> Entry | None:
+    if f.read(len(MAGIC)) != MAGIC:
+        return None
+    line = f.readline(1 << 24)
+    try:
+        meta = json.loads(line)
+        if not (isinstance(meta, dict) and isinstance(meta.get("bytes"), int) and isinstance(meta.get("sha256"), str)):
+            return None
+    except ValueError:
+        return None
+    return Entry(key, path, meta, len(MAGIC) + len(line))
+
+
+def _digest(f: BinaryIO, size: int) -> str:
+    digest = hashlib.sha256()
+    while size > 0 and (chunk := f.read(min(size, 1 << 20))):
+        digest.update(chunk)
+        size -= len(chunk)
+    return digest.hexdigest()
+
+
+class BookSegments:
+    """One book's segments, in order, as the assembler reads them. Holds
+    only their keys: each entry's header (its words among it) is read when
+    asked for, so memory does not grow with the book."""
+
+    def __init__(self, cache: SegmentCache, keys: list[str]):
+        self._cache = cache
+        self._keys = keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def _entry(self, index: int) -> Entry:
+        entry = self._cache.get(self._keys[index], verify=False)  # copying the frames checks their digest
+        if entry is None:
+            raise AudioError(f"segment {index + 1} left the cache while the book was joined (a prune at the same "
+                             "time?): run again to make it anew")
+        return entry
+
+    def meta(self, index: int) -> dict:
+        return self._entry(index).meta
+
+    def words(self, index: int) -> list[TimedWord]:
+        return self._entry(index).words
+
+    def copy_frames(self, index: int, out: BinaryIO) -> None:
+        self._cache.copy_frames(self._entry(index), out)
+
+    def frames(self, index: int) -> bytes:
+        buffer = io.BytesIO()
+        self.copy_frames(index, buffer)
+        return buffer.getvalue()
+
+    def head(self, index: int, size: int = 4) -> bytes:
+        """The first bytes of the segment's frames (its first frame header)."""
+        entry = self._entry(index)
+        with open(entry.path, "rb") as f:
+            f.seek(entry.offset)
+            return f.read(size)

@@ -1,0 +1,155 @@
+"""One segment's audio chunks to audio frames and timed source words.
+
+The rule that keeps captions in sync over a ten-hour book: a chunk's
+alignment is relative to that chunk, and the chunk's place is the duration
+of all audio before it counted in MP3 samples, never the sum of the
+service's character durations. Sample counts stay integers until a time is
+written out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from narrator.errors import AudioError
+from narrator.audio.mp3 import FrameReader
+from narrator.protocol.events import AudioChunk, Final
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    """A source word, its times in ms from the start of its segment."""
+
+    text: str
+    start: float
+    end: float
+    ends_paragraph: bool
+
+
+@dataclass(frozen=True)
+class SegmentAudio:
+    frames: bytes
+    samples: int
+    sample_rate: int
+    words: tuple[TimedWord, ...]
+    estimated: bool  # word times spread by characters: the service sent no alignment
+
+    @property
+    def duration_ms(self) -> float:
+        return self.samples * 1000 / self.sample_rate
+
+
+def source_words(paragraphs) -> list[tuple[str, bool]]:
+    words = []
+    for paragraph in paragraphs:
+        tokens = paragraph.split()
+        words += [(token, i == len(tokens) - 1) for i, token in enumerate(tokens)]
+    return words
+
+
+@dataclass(frozen=True)
+class _Hole:
+    """Audio that came without alignment: its frame-counted place."""
+
+    start: float
+    end: float
+
+
+def segment_audio(paragraphs, chunks: list[AudioChunk | Final]) -> SegmentAudio:
+    """Frames and timed words for one segment. A Final among the chunks marks
+    where a flushed paragraph's audio ends (services without timings); words
+    are then placed inside their own paragraph's audio."""
+    reader = FrameReader()
+    frames: list[bytes] = []
+    parts: list[list] = [[]]  # per flushed paragraph: aligned character times, or holes
+    for chunk in chunks:
+        if isinstance(chunk, Final):
+            parts.append([])
+            continue
+        # A frame split across two chunks counts from the chunk that completes
+        # it: the error is under one frame and never accumulates.
+        offset_ms = _ms(reader)
+        frames += reader.feed(chunk.audio)
+        parts[-1].append(_timed(chunk, offset_ms, _ms(reader)))
+    frames += reader.finish()
+    if not reader.sample_rate:
+        raise AudioError("the service sent no audio frames for a segment")
+    texts = [[p] for p in paragraphs]
+    if len(parts) - 1 != len(paragraphs):  # no marks (or not one per paragraph): one span for all
+        texts, parts = [list(paragraphs)], [[item for part in parts for item in part]]
+    timed: list[TimedWord] = []
+    for text, items in zip(texts, parts):
+        words = source_words(text)
+        start = _start_of(items, timed[-1].end if timed else 0.0)
+        timed += _place(words, _characters(items, sum(len(w) for w, _ in words), start), start, _ms(reader))
+    estimated = any(isinstance(item, _Hole) for part in parts for item in part)
+    return SegmentAudio(b"".join(frames), reader.samples, reader.sample_rate, tuple(timed), estimated)
+
+
+def _ms(reader: FrameReader) -> float:
+    return reader.samples * 1000 / reader.sample_rate if reader.sample_rate else 0.0
+
+
+def _timed(chunk: AudioChunk, start_ms: float, end_ms: float) -> list[tuple[float, float]] | _Hole:
+    """The chunk's non-space characters on the segment's clock, or a hole."""
+    if chunk.alignment is None:
+        return _Hole(start_ms, end_ms)
+    a = chunk.alignment
+    durations = a.durations_ms or (0,) * len(a.chars)
+    return [(start_ms + s, start_ms + s + d) for c, s, d in zip(a.chars, a.starts_ms, durations) if not c.isspace()]
+
+
+def _start_of(items, default: float) -> float:
+    for item in items:
+        if isinstance(item, _Hole):
+            return item.start
+        if item:
+            return item[0][0]
+    return default
+
+
+def _characters(items, expected: int, start: float) -> list[tuple[float, float]]:
+    """A time for every spoken character: the service's where it aligned them;
+    where it did not (a hole), the characters it did not account for, shared
+    among the holes by their frame-counted length and spread evenly inside
+    each. Estimates stay inside their own audio and never drift."""
+    holes = [item for item in items if isinstance(item, _Hole)]
+    aligned = sum(len(item) for item in items if not isinstance(item, _Hole))
+    shares = iter(_shares(max(expected - aligned, 0), [h.end - h.start for h in holes]))
+    spoken: list[tuple[float, float]] = []
+    for item in items:
+        if not isinstance(item, _Hole):
+            spoken += item
+            continue
+        count = next(shares)
+        step = (item.end - item.start) / count if count else 0.0
+        spoken += [(item.start + k * step, item.start + (k + 1) * step) for k in range(count)]
+    return spoken or [(start, start)]
+
+
+def _shares(total: int, lengths: list[float]) -> list[int]:
+    """`total` split in proportion to `lengths`, summing exactly to `total`."""
+    whole = sum(lengths)
+    if not lengths:
+        return []
+    if whole <= 0:
+        lengths, whole = [1.0] * len(lengths), float(len(lengths))
+    bounds = [round(total * sum(lengths[: i + 1]) / whole) for i in range(len(lengths))]
+    return [b - a for a, b in zip([0] + bounds[:-1], bounds)]
+
+
+def _place(words, spoken, floor: float, total_ms: float) -> list[TimedWord]:
+    """Give each source word the time of its first character. When the
+    service's characters differ from ours (it normalised something), map by
+    position in proportion, still on the service's own times."""
+    ours = sum(len(w) for w, _ in words)
+    scale = len(spoken) / ours if ours else 1.0
+    timed, index = [], 0
+    for text, last in words:
+        first = min(int(index * scale), len(spoken) - 1)
+        final = min(int((index + len(text)) * scale) - 1, len(spoken) - 1)
+        start = max(spoken[first][0], floor)
+        end = max(spoken[max(final, first)][1], start)
+        timed.append(TimedWord(text, start, min(end, total_ms), last))
+        index += len(text)
+    return timed

@@ -1,0 +1,1 @@
+"""Captions from timed words: cues, and the SRT, WebVTT, ASS and JSON writers. Pure."""

@@ -1,0 +1,182 @@
+"""Caption files in every format, from timed words: the one entry point.
+
+`write_caption_file(fmt, words, out, style=..., audio_end_ms=...)` writes one
+file to an open text stream and returns how many cues (words, for JSON) it
+wrote. Like the cue builder it streams: nothing holds the whole book.
+
+- srt: plain cue text (captions.write_srt).
+- vtt: in sentence style, a cue timestamp tag before each word after the
+  first (captions.write_vtt); plain text in word style, where a cue is one
+  word already.
+- ass: one event per cue on a 1920x1080 script, bottom centre; in sentence
+  style each word is a karaoke syllable `{\\kNN}` (centiseconds) that turns
+  from grey to white as it is spoken.
+- json: every word, `{"words": [{"text", "start", "end", "paragraph_end"}]}`,
+  times in seconds with millisecond precision (3 decimals); always words,
+  whatever the style.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable, Iterable, Iterator, TextIO
+
+import pysubs2
+
+from narrator.captions.cues import (
+    CAPTION_STYLES,
+    Cue,
+    build_cues,
+    spoken_words,
+    words_by_line,
+    write_srt,
+    write_vtt,
+)
+from narrator.model import Word
+
+CAPTION_FORMATS = ("srt", "vtt", "ass", "json")
+
+
+def write_caption_file(
+    fmt: str, words: Iterable[Word], out: TextIO, *, style: str = "sentence", audio_end_ms: int
+) -> int:
+    """Write `words` (already on this file's timeline) as one caption file."""
+    if fmt not in CAPTION_FORMATS:
+        raise ValueError(f"caption format {fmt!r} is not one of {', '.join(CAPTION_FORMATS)}")
+    if style not in CAPTION_STYLES:
+        raise ValueError(f"caption style {style!r} is not one of {', '.join(CAPTION_STYLES)}")
+    if fmt == "json":
+        return write_json(words, out, audio_end_ms=audio_end_ms)
+    cues = build_cues(words, audio_end_ms=audio_end_ms, style=style)
+    # Per-word timing only means something when a cue holds several words.
+    per_word = style == "sentence"
+    writers: dict[str, Callable[[Iterator[Cue], TextIO], int]] = {
+        "srt": write_srt,
+        "vtt": lambda c, o: write_vtt(c, o, word_times=per_word),
+        "ass": lambda c, o: write_ass(c, o, karaoke=per_word),
+    }
+    return writers[fmt](cues, out)
+
+
+# --------------------------------------------------------------------------
+# ASS
+
+PLAY_RES = (1920, 1080)
+
+
+def ass_style() -> pysubs2.SSAStyle:
+    """White on a black outline, bottom centre, about 1/18 of the height.
+
+    Karaoke fills a syllable from SecondaryColour to PrimaryColour when it is
+    reached, so words still to come are light grey and spoken ones white.
+    """
+    return pysubs2.SSAStyle(
+        fontname="Arial",
+        fontsize=60,
+        primarycolor=pysubs2.Color(255, 255, 255, 0),
+        secondarycolor=pysubs2.Color(170, 170, 170, 0),
+        outlinecolor=pysubs2.Color(0, 0, 0, 0),
+        backcolor=pysubs2.Color(0, 0, 0, 128),
+        outline=3.0,
+        shadow=1.0,
+        alignment=pysubs2.Alignment.BOTTOM_CENTER,
+        marginl=120,
+        marginr=120,
+        marginv=60,
+    )
+
+
+def _ass_header() -> str:
+    """Script info and styles, written by pysubs2, ending with the [Events]
+    format line. Events are streamed after it: an SSAFile would hold them
+    all in memory."""
+    subs = pysubs2.SSAFile()
+    subs.info["PlayResX"], subs.info["PlayResY"] = (str(n) for n in PLAY_RES)
+    subs.styles = {"Default": ass_style()}
+    return subs.to_string("ass")
+
+
+def _centis(ms: int) -> int:
+    # Half up, as pysubs2 and Aegisub round ASS times.
+    return (ms + 5) // 10
+
+
+def ass_time(ms: int) -> str:
+    """`H:MM:SS.cc`. Hours go past 9 (libass and pysubs2 read them), where
+    pysubs2's own writer would clamp a ten-hour book at 9:59:59.99."""
+    hours, rest = divmod(_centis(max(ms, 0)), 360_000)
+    minutes, rest = divmod(rest, 6000)
+    seconds, centis = divmod(rest, 100)
+    return f"{hours}:{minutes:02d}:{seconds:02d}.{centis:02d}"
+
+
+def ass_escape(text: str) -> str:
+    """Text that cannot open an override block or form an escape.
+
+    `\\{` and `\\}` are the libass escapes for literal braces. A backslash
+    is followed by a word joiner (invisible), so that `\\N`, `\\h`, `\\{`
+    typed in the book stay as typed.
+    """
+    text = text.replace("\\", "\\\u2060")
+    return text.replace("{", "\\{").replace("}", "\\}")
+
+
+def _karaoke_text(cue: Cue) -> str:
+    """`{\\kNN}` before each word, NN the centiseconds until the next word
+    starts (the last: until the cue ends). Boundaries are clamped into the
+    cue and made non-decreasing, then rounded like the event times, so the
+    values sum exactly to the event's written length."""
+    lines = words_by_line(cue)
+    if lines is None:
+        return _plain_text(cue)
+    starts = [w.start_ms for line in lines for w in line][1:]
+    bounds = [cue.start_ms]
+    for start in starts:
+        bounds.append(min(max(start, bounds[-1]), cue.end_ms))
+    bounds.append(cue.end_ms)
+    ks = iter(_centis(b) - _centis(a) for a, b in zip(bounds, bounds[1:]))
+    return "\\N".join(
+        " ".join(f"{{\\k{next(ks)}}}{ass_escape(w.text)}" for w in line) for line in lines
+    )
+
+
+def _plain_text(cue: Cue) -> str:
+    return "\\N".join(ass_escape(line) for line in cue.lines)
+
+
+def write_ass(cues: Iterable[Cue], out: TextIO, *, karaoke: bool = True) -> int:
+    """Write an ASS script, one Dialogue event per cue; return how many."""
+    text = _karaoke_text if karaoke else _plain_text
+    out.write(_ass_header())
+    count = 0
+    for count, cue in enumerate(cues, start=1):
+        out.write(f"Dialogue: 0,{ass_time(cue.start_ms)},{ass_time(cue.end_ms)},Default,,0,0,0,,{text(cue)}\n")
+    return count
+
+
+# --------------------------------------------------------------------------
+# JSON
+
+
+def write_json(words: Iterable[Word], out: TextIO, *, audio_end_ms: int) -> int:
+    """Write every word, one object a line, as it comes; return how many.
+
+    Times are seconds (3 decimals: the timeline's milliseconds), clamped
+    into the audio like the cues are.
+    """
+    def seconds(ms: int) -> float:
+        return round(min(max(ms, 0), audio_end_ms) / 1000, 3)
+
+    out.write('{"words": [')
+    count = 0
+    # Empty words are not written; their paragraph ends move to the word before.
+    for count, word in enumerate(spoken_words(words), start=1):
+        item = {
+            "text": word.text,
+            "start": seconds(word.start_ms),
+            "end": seconds(word.end_ms),
+            "paragraph_end": word.ends_paragraph,
+        }
+        out.write(("\n" if count == 1 else ",\n") + json.dumps(item, ensure_ascii=False))
+    out.write("\n]}\n" if count else "]}\n")
+    return count

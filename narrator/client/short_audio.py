@@ -1,0 +1,36 @@
+"""Audio far shorter than its text: services are known to truncate silently.
+
+Two signs, either enough: the alignment the service sent covers clearly
+fewer characters than were sent, or the audio is so short that the text
+would have had to be spoken implausibly fast.
+"""
+
+from __future__ import annotations
+
+from narrator.audio.mp3 import FrameReader
+from narrator.protocol.events import AudioChunk, Final
+
+# Speech runs about 12 non-space characters a second at normal pace; more than
+# 30 a second (at speed 1) means words are missing, not fast.
+MAX_CHARS_PER_SECOND = 30.0
+MIN_COVERAGE = 0.9
+
+
+def shortfall(text: str, chunks: list[AudioChunk | Final], *, speed: float = 1.0) -> str | None:
+    """Why this audio looks truncated, or None when it looks whole."""
+    chunks = [c for c in chunks if isinstance(c, AudioChunk)]
+    expected = sum(1 for c in text if not c.isspace())
+    if not expected:
+        return None
+    if chunks and all(c.alignment is not None for c in chunks):
+        covered = sum(1 for c in chunks for ch in c.alignment.chars if not ch.isspace())
+        if covered < MIN_COVERAGE * expected:
+            return f"the alignment covers {covered} of {expected} characters"
+    reader = FrameReader()
+    for chunk in chunks:
+        reader.feed(chunk.audio)
+    reader.finish()
+    seconds = reader.samples / reader.sample_rate if reader.sample_rate else 0.0
+    if seconds * MAX_CHARS_PER_SECOND * speed < expected:
+        return f"{seconds:.1f} s of audio for {expected} characters"
+    return None

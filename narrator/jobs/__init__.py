@@ -1,0 +1,1 @@
+"""Unattended work: job files, batch runs, pricing, estimates, subscription quota."""

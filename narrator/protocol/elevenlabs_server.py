@@ -1,0 +1,232 @@
+"""The server side of ElevenLabs `stream-input`, without I/O.
+
+Messages in, actions out: text to generate (cut by the chunk length
+schedule), an error to send before closing 1008, or the end of input.
+`check_query` judges the connection's query parameters the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from narrator import problems
+from narrator.protocol import frames
+from narrator.protocol.elevenlabs import (
+    DEFAULT_SCHEDULE,
+    LANGUAGE_CODE,
+    MAX_DICTIONARIES,
+    SCHEDULE_RANGE,
+    SEED_RANGE,
+    TEXT_NORMALIZATION,
+    VOICE_SETTING_RANGES,
+)
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Generate:
+    text: str
+    starts_stream: bool = False  # the first generation after the start or a flush
+
+
+@dataclass(frozen=True)
+class Reject:
+    error: str
+    message: str
+
+    def frame(self) -> str:
+        return json.dumps({"message": self.message, "error": self.error, "code": 1008})
+
+
+@dataclass(frozen=True)
+class EndOfInput:
+    pass
+
+
+def _invalid(message: str) -> Reject:
+    return Reject("invalid_input_message", message)
+
+
+# Query parameters judged here, each with its test and the rule a failure
+# states. output_format and inactivity_timeout are judged where they are used.
+_QUERY_RULES = {
+    "seed": (
+        lambda v: re.fullmatch(r"[0-9]+", v) is not None and SEED_RANGE[0] <= int(v) <= SEED_RANGE[1],
+        f"seed must be an integer between {SEED_RANGE[0]} and {SEED_RANGE[1]}",
+    ),
+    "apply_text_normalization": (
+        lambda v: v in TEXT_NORMALIZATION,
+        f"apply_text_normalization must be one of {', '.join(TEXT_NORMALIZATION)}",
+    ),
+    # Some SDKs send Python's True/False: booleans are read case-insensitively.
+    "enable_ssml_parsing": (lambda v: v.lower() in ("true", "false"), "enable_ssml_parsing must be true or false"),
+    "language_code": (
+        lambda v: LANGUAGE_CODE.match(v.lower()) is not None,
+        "language_code must be an ISO 639-1 language code such as en",
+    ),
+}
+
+
+def check_query(query: dict[str, str]) -> Reject | None:
+    """The first bad query parameter, as the service reports it, or None."""
+    for name, (valid, rule) in _QUERY_RULES.items():
+        value = query.get(name)
+        if value is not None and not valid(value):
+            return _invalid(f"{rule} (got {value!r})")
+    return None
+
+
+class StreamInput:
+    """One connection's buffer and settings."""
+
+    def __init__(self, *, required_key: str | None = None, header_key: str | None = None):
+        self._required_key = required_key
+        self._header_key = header_key
+        self._started = False
+        self._voice_settings: dict | None = None
+        self._schedule = DEFAULT_SCHEDULE
+        self._generations = 0
+        self._buffer = ""
+        self.ended = False
+
+    @property
+    def voice_settings(self) -> dict:
+        return self._voice_settings or {}
+
+    def receive(self, raw: str | bytes) -> list:
+        message = _load(raw)
+        if message is None:
+            return [_invalid("Invalid message: expected a JSON object with a 'text' field")]
+        if not self._started:
+            rejected = self._start(message)
+            if rejected:
+                return [rejected]
+        elif message.get("voice_settings") not in (None, self._voice_settings):
+            return [_invalid("voice_settings field must be provided in the first message only")]
+        schedule = _schedule(message.get("generation_config"))
+        if isinstance(schedule, Reject):
+            return [schedule]
+        if schedule:
+            self._schedule = schedule
+        text = message["text"]
+        if text == "":
+            self.ended = True
+            return self._take(everything=True) + [EndOfInput()]
+        self._buffer += text
+        return self._take(everything=bool(message.get("flush")))
+
+    def _start(self, message: dict) -> Reject | None:
+        self._started = True
+        if self._required_key is not None and _supplied_key(message, self._header_key) != self._required_key:
+            return Reject("invalid_api_key", "Invalid API key")
+        settings = message.get("voice_settings")
+        rejected = _check_voice_settings(settings) or _check_locators(message.get("pronunciation_dictionary_locators"))
+        if rejected:
+            return rejected
+        self._voice_settings = settings
+        return None
+
+    def _take(self, *, everything: bool) -> list:
+        """Cut the buffer into generations: each at least the schedule's
+        current size, ending at a sentence end or else a space after it."""
+        out = []
+        # Leading whitespace (the opening " ", keep-alives) is not spoken; dropping
+        # it makes a segment's generations the same on a fresh or a reused connection.
+        self._buffer = self._buffer.lstrip()
+        while self._buffer:
+            size = self._schedule[min(self._generations, len(self._schedule) - 1)]
+            cut = _cut_point(self._buffer, size)
+            if cut is None:
+                if not everything:
+                    break
+                cut = len(self._buffer)
+            piece, self._buffer = self._buffer[:cut], self._buffer[cut:].lstrip()
+            out.append(Generate(piece, starts_stream=self._generations == 0))
+            self._generations += 1
+        if everything:
+            # A flush starts the schedule again, so a segment sent after a flush
+            # is cut the same way whatever the connection did before.
+            self._buffer, self._generations = "", 0
+        return out
+
+
+def _cut_point(buffer: str, size: int) -> int | None:
+    if len(buffer) < size:
+        return None
+    sentence = _SENTENCE_END.search(buffer, size - 1)
+    if sentence and sentence.end() <= size + 120:
+        return sentence.end()
+    space = _SPACE.search(buffer, size - 1)
+    return space.end() if space else None
+
+
+def _load(raw: str | bytes) -> dict | None:
+    message = frames.json_object(raw)
+    return message if message is not None and isinstance(message.get("text"), str) else None
+
+
+def _supplied_key(message: dict, header_key: str | None) -> str | None:
+    if header_key:
+        return header_key
+    for name in ("xi_api_key", "xi-api-key"):
+        if message.get(name):
+            return str(message[name])
+    authorization = message.get("authorization")
+    if authorization:
+        return str(authorization).removeprefix("Bearer ").strip()
+    return None
+
+
+def _check_voice_settings(settings) -> Reject | None:
+    if settings is None:
+        return None
+    if not isinstance(settings, dict):
+        return _invalid("voice_settings must be an object")
+    for name, (low, high) in VOICE_SETTING_RANGES.items():
+        value = settings.get(name)
+        if value is not None and not (problems.is_number(value) and low <= value <= high):
+            return _invalid(f"voice_settings.{name} must be a number between {low} and {high} (got {value!r})")
+    boost = settings.get("use_speaker_boost")
+    if boost is not None and not isinstance(boost, bool):
+        return _invalid(f"voice_settings.use_speaker_boost must be true or false (got {boost!r})")
+    return None
+
+
+def _check_locators(locators) -> Reject | None:
+    """Accepted and checked, not applied: the embedded engine has no dictionaries."""
+    if locators is None:
+        return None
+    if isinstance(locators, list) and len(locators) <= MAX_DICTIONARIES and all(map(_is_locator, locators)):
+        return None
+    return _invalid(
+        f"pronunciation_dictionary_locators must be a list of at most {MAX_DICTIONARIES} objects "
+        "with a string pronunciation_dictionary_id and version_id"
+    )
+
+
+def _is_locator(locator) -> bool:
+    # version_id may be left out: the service then uses the dictionary's latest version.
+    if not isinstance(locator, dict):
+        return False
+    version = locator.get("version_id")
+    return isinstance(locator.get("pronunciation_dictionary_id"), str) and (version is None or isinstance(version, str))
+
+
+def _schedule(config) -> tuple[int, ...] | Reject | None:
+    if not config:
+        return None
+    schedule = config.get("chunk_length_schedule") if isinstance(config, dict) else None
+    if schedule is None:
+        return None
+    low, high = SCHEDULE_RANGE
+    if (
+        not isinstance(schedule, list)
+        or not schedule
+        or not all(isinstance(v, int) and low <= v <= high for v in schedule)
+    ):
+        return _invalid(f"chunk_length_schedule must be a list of integers between {low} and {high}")
+    return tuple(schedule)

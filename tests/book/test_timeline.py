@@ -1,0 +1,102 @@
+"""Placing words on the book's timeline by counting samples."""
+
+import lameenc
+import miniaudio
+
+from narrator.book import assemble, layout
+from narrator.protocol.events import Alignment, AudioChunk, Final
+from narrator.book.cache import BookSegments, SegmentCache
+from narrator.book.timeline import SegmentAudio, TimedWord, segment_audio
+
+
+def silence_mp3(seconds: float, rate: int = 22050) -> bytes:
+    encoder = lameenc.Encoder()
+    encoder.set_channels(1)
+    encoder.set_in_sample_rate(rate)
+    encoder.set_out_sample_rate(rate)
+    encoder.set_bit_rate(32)
+    return bytes(encoder.encode(b"\0\0" * int(seconds * rate)) + encoder.flush())
+
+
+def aligned(text: str, step_ms: int) -> Alignment:
+    """Character times whose sum is deliberately shorter than the audio."""
+    return Alignment(tuple(text), tuple(i * step_ms for i in range(len(text))), (step_ms,) * len(text))
+
+
+def test_a_chunk_is_placed_after_all_audio_before_it_not_after_the_alignment_sum():
+    first, second = silence_mp3(1.0), silence_mp3(1.0)
+    chunks = [AudioChunk(first, aligned("ab cd ", 10)), AudioChunk(second, aligned("ef gh ", 10))]
+    audio = segment_audio(["ab cd ef gh"], chunks)
+    first_samples = miniaudio.mp3_read_s16(first).num_frames  # counted by a decoder, not by us
+    assert audio.samples == 2 * first_samples
+    ef = audio.words[2]
+    assert ef.text == "ef" and abs(ef.start - first_samples * 1000 / 22050) < 1e-6
+    assert [w.ends_paragraph for w in audio.words] == [False, False, False, True]
+
+
+def test_without_alignment_words_are_spread_inside_the_chunk():
+    audio = segment_audio(["one two three four"], [AudioChunk(silence_mp3(2.0), None)])
+    assert audio.estimated
+    assert audio.words[0].start == 0 and audio.words[-1].end <= audio.duration_ms
+    assert [w.start for w in audio.words] == sorted(w.start for w in audio.words)
+
+
+def test_service_normalised_text_still_maps_onto_source_words():
+    # The service spoke "Dr." as "Doctor": more characters than we sent.
+    chunks = [AudioChunk(silence_mp3(1.0), aligned("Doctor Who ", 50))]
+    audio = segment_audio(["Dr. Who"], chunks)
+    assert [w.text for w in audio.words] == ["Dr.", "Who"]
+    assert audio.words[0].start == 0 and audio.words[1].start > 0
+
+
+def test_ten_hours_of_segments_do_not_drift(tmp_path):
+    """2,400 segments of 15.0128 s in 40 chapters: summing rounded
+    milliseconds would be off by seconds; counting samples is exact to the
+    millisecond, through chapter files and the whole book alike."""
+    cache = SegmentCache(tmp_path / "cache")
+    rate, samples = 22050, 331_033  # 15.0128 s, not a whole number of ms
+    count, per_chapter = 2400, 60
+    keys = [f"{index:064x}" for index in range(count)]
+    for key in keys:
+        cache.put(key, SegmentAudio(b"", samples, rate, (TimedWord("w", 10.0, 20.0, True),), False), 1)
+    store = BookSegments(cache, keys)
+    chapters = []
+    for number in range(count // per_chapter):
+        first = number * per_chapter
+        pieces, end = layout.copied_pieces([(i, samples) for i in range(first, first + per_chapter)], 0)
+        chapters.append(layout.ChapterAudio(f"{number}", pieces, end, rate, rate))
+    words = list(assemble.book_words(store, chapters))
+    last = words[-1]
+    exact_ms = (count - 1) * samples * 1000 / rate + 10.0
+    assert len(words) == count and abs(last.start_ms - exact_ms) <= 0.5
+    naive = (count - 1) * round(samples * 1000 / rate) + 10
+    assert abs(naive - exact_ms) > 100  # the mistake this guards against
+    marks = list(layout.book_marks(chapters))
+    assert marks[-1][2] == round(count * samples * 1000 / rate)
+    assert all(a[2] == b[1] for a, b in zip(marks, marks[1:])), "each chapter starts where the last ended"
+
+
+def test_a_chunk_without_alignment_gets_the_characters_the_others_did_not_account_for():
+    one, two, three = silence_mp3(1.0), silence_mp3(2.0), silence_mp3(1.0)
+    chunks = [AudioChunk(one, aligned("aa bb ", 100)), AudioChunk(two, None), AudioChunk(three, aligned("ee ", 100))]
+    audio = segment_audio(["aa bb cc dd ee"], chunks)
+    assert audio.estimated
+    first = miniaudio.mp3_read_s16(one).num_frames * 1000 / 22050
+    second = miniaudio.mp3_read_s16(two).num_frames * 1000 / 22050
+    aa, bb, cc, dd, ee = audio.words
+    assert (aa.start, bb.start) == (0, 300), "aligned words keep the service's times"
+    # cc and dd share the middle chunk, the only audio that could hold them: 4 characters over its span.
+    assert abs(cc.start - first) < 1e-6 and abs(dd.start - (first + second / 2)) < 1e-6
+    assert abs(ee.start - (first + second)) < 1e-6
+
+
+def test_completion_marks_keep_each_paragraphs_words_inside_its_own_audio():
+    # Paragraph one is short but got long audio; spread over the whole segment
+    # by characters, its words would spill into paragraph two's audio.
+    long_one, short_two = silence_mp3(3.0), silence_mp3(1.0)
+    chunks = [AudioChunk(long_one, None), Final(), AudioChunk(short_two, None), Final()]
+    audio = segment_audio(["Hi there.", "A much longer second paragraph follows here."], chunks)
+    split = miniaudio.mp3_read_s16(long_one).num_frames * 1000 / 22050
+    first, second = audio.words[:2], audio.words[2:]
+    assert all(w.start < split for w in first) and all(split <= w.start for w in second)
+    assert second[0].start == split and audio.words[-1].end <= audio.duration_ms
