@@ -50,13 +50,10 @@ RESULT_LINE = re.compile(
 
 # --- the book -------------------------------------------------------------
 
-_NOUNS = ("harbour lantern morning river stone window garden letter evening bridge shadow candle market "
-          "orchard meadow pocket whistle ladder thunder kettle compass ferry chimney hedgerow sparrow "
-          "blanket attic valley rooftop station carriage island cottage workshop").split()
-_ADJECTIVES = "quiet narrow golden patient crooked distant silver early hollow gentle weathered small".split()
-_VERBS = ("waited watched remembered carried followed crossed mended opened gathered listened "
-          "wandered counted").split()
-_LINKS = "and but while because until so although".split()
+_NOUNS = ["harbour", "lantern", "morning", "river", "stone", "window", "garden", "letter", "evening", "bridge", "shadow", "candle", "market", "orchard", "meadow", "pocket", "whistle", "ladder", "thunder", "kettle", "compass", "ferry", "chimney", "hedgerow", "sparrow", "blanket", "attic", "valley", "rooftop", "station", "carriage", "island", "cottage", "workshop"]
+_ADJECTIVES = ["quiet", "narrow", "golden", "patient", "crooked", "distant", "silver", "early", "hollow", "gentle", "weathered", "small"]
+_VERBS = ["waited", "watched", "remembered", "carried", "followed", "crossed", "mended", "opened", "gathered", "listened", "wandered", "counted"]
+_LINKS = ["and", "but", "while", "because", "until", "so", "although"]
 
 
 def _sentence(rng: random.Random) -> str:

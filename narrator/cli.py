@@ -14,22 +14,22 @@ from pathlib import Path
 import click
 
 from narrator import __version__
-from narrator.errors import ExitCode, NarratorError
-from narrator.keys import RedactingFilter, redact
-from narrator.jobs.batch import job_status, run_jobs
-from narrator.client.budget import Budget
 from narrator.book.cache import SegmentCache
+from narrator.captions.formats import CAPTION_FORMATS, CAPTION_STYLES
+from narrator.client.budget import Budget
+from narrator.errors import ExitCode, NarratorError
+from narrator.jobs.batch import job_status, run_jobs
 from narrator.jobs.estimate import estimate, quota_warning
 from narrator.jobs.jobfile import find_jobs, load_job
-from narrator.settings import M4B, build_options
 from narrator.jobs.pricing import load_prices
+from narrator.keys import RedactingFilter, redact
 from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION
-from narrator.text import read_document
-from narrator.text.select import chapter_listing
 from narrator.runner import PROVIDERS, narrate_file, plan_book
-from narrator.captions.formats import CAPTION_FORMATS, CAPTION_STYLES
 from narrator.server.app import CloudProfile, EmbeddedServer
 from narrator.server.faults import parse_faults
+from narrator.settings import M4B, build_options
+from narrator.text import read_document
+from narrator.text.select import chapter_listing
 
 log = logging.getLogger("narrator")
 

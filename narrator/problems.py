@@ -5,8 +5,8 @@ and reading the TOML files settings come in (jobs, price tables)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from narrator.errors import ConfigError
 

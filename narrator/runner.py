@@ -18,24 +18,24 @@ from pathlib import Path
 from narrator import problems
 from narrator.audio import m4b
 from narrator.book import assemble
-from narrator.client.pool import PoolConfig, PoolStats, SessionPool
-from narrator.client.budget import Budget
 from narrator.book.cache import BookSegments, SegmentCache, atomic_write
-from narrator.errors import BudgetError, ConfigError, DocumentError, ErrorKind, NarratorError, ServiceError
-from narrator.keys import api_key
 from narrator.book.layout import Pauses
 from narrator.book.lock import FolderLock
+from narrator.book.timeline import segment_audio
+from narrator.captions.formats import CAPTION_FORMATS, CAPTION_STYLES
+from narrator.client.budget import Budget
+from narrator.client.pool import PoolConfig, PoolStats, SessionPool
+from narrator.errors import BudgetError, ConfigError, DocumentError, ErrorKind, NarratorError, ServiceError
+from narrator.keys import api_key
 from narrator.model import Book, Segment
-from narrator.text.segments import plan
 from narrator.progress import Progress
 from narrator.protocol import elevenlabs as codec
 from narrator.protocol import sarvam
 from narrator.protocol.events import Dialect
-from narrator.text import read_document
-from narrator.text.select import select_chapters
 from narrator.server.app import EmbeddedServer
-from narrator.captions.formats import CAPTION_FORMATS, CAPTION_STYLES
-from narrator.book.timeline import segment_audio
+from narrator.text import read_document
+from narrator.text.segments import plan
+from narrator.text.select import select_chapters
 
 PROVIDERS = ("local", "elevenlabs", "sarvam")
 DEFAULT_CAPTIONS = ("srt", "vtt")
@@ -360,7 +360,9 @@ def _write_files(planned: PlannedBook, entries: BookSegments, stem: str, options
     outputs = assemble.Outputs(options.out_dir, stem, options.captions, options.caption_style, options.chapter_files)
     render: assemble.Renderer = assemble.copy_chapter
     if options.mastered:
-        from narrator.acx.chapters import mastered_chapter  # numpy's filters and a decoder: only when mastering
+        from narrator.acx.chapters import (
+            mastered_chapter,  # numpy's filters and a decoder: only when mastering
+        )
 
         render = mastered_chapter
     files = assemble.write_book(entries, planned.segments, planned.book, outputs, options.pauses, render)

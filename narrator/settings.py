@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from narrator.errors import ConfigError
 from narrator.book.layout import Pauses
+from narrator.errors import ConfigError
 from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
 from narrator.protocol.sarvam import SarvamSettings
 from narrator.runner import DEFAULT_CAPTIONS, NarrateOptions

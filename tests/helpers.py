@@ -11,8 +11,7 @@ from narrator.model import Book, Chapter
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
-_WORDS = ("harbour lantern quiet morning river stone window garden letter evening bridge "
-          "shadow candle market orchard meadow pocket whistle ladder thunder").split()
+_WORDS = ["harbour", "lantern", "quiet", "morning", "river", "stone", "window", "garden", "letter", "evening", "bridge", "shadow", "candle", "market", "orchard", "meadow", "pocket", "whistle", "ladder", "thunder"]
 
 
 def generated_book(paragraphs: int, chapters: int = 2, seed: int = 1) -> Book:

@@ -9,12 +9,12 @@ import miniaudio
 import pytest
 from mutagen.id3 import ID3
 
-from narrator.errors import ErrorKind, ServiceError
 from narrator.audio.mp3 import FrameReader
-from narrator.text.segments import plan
+from narrator.errors import ErrorKind, ServiceError
 from narrator.runner import NarrateOptions, narrate_book
 from narrator.server.app import EmbeddedServer
 from narrator.server.faults import SHAPING_FAULTS, parse_faults
+from narrator.text.segments import plan
 from tests.helpers import generated_book, run, spoken_words, srt_words
 
 BOOK = generated_book(24, chapters=2, seed=5)

@@ -9,9 +9,9 @@ import miniaudio
 import pytest
 
 from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
+from narrator.protocol.elevenlabs_server import check_query
 from narrator.runner import NarrateOptions, narrate_book
 from narrator.server.app import EmbeddedServer
-from narrator.protocol.elevenlabs_server import check_query
 from tests.helpers import generated_book, run, spoken_words, srt_words
 
 BOOK = generated_book(6, chapters=1, seed=9)

@@ -11,18 +11,19 @@ stream at 44.1 kHz, 192 kbps, as ACX asks.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Sequence
+from collections.abc import Sequence
+from typing import BinaryIO
 
 import numpy as np
 
 from narrator.acx import mastering
-from narrator.book.cache import BookSegments
+from narrator.acx.rules import Levels
 from narrator.audio.encode import CODEC_DELAY_SAMPLES, Encoder
+from narrator.audio.mp3 import FrameReader
+from narrator.audio.pcm import decode_frames, to_s16
+from narrator.book.cache import BookSegments
 from narrator.book.layout import WHOLE, ChapterAudio, Pauses, Piece, paragraph_spans
 from narrator.model import Segment
-from narrator.audio.mp3 import FrameReader
-from narrator.acx.rules import Levels
-from narrator.audio.pcm import decode_frames, to_s16
 
 OUT_RATE, OUT_KBPS = 44100, 192
 

@@ -10,14 +10,14 @@ frames pass on to be decoded, block by block, for the levels.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from narrator.acx.rules import Levels, RuleResult, StreamFacts, channel_name, judge, judge_book
-from narrator.errors import AudioError, DocumentError, ExitCode
 from narrator.audio.mp3 import FrameHeader, parse_header
 from narrator.audio.pcm import decode_batches, read_frames
+from narrator.errors import AudioError, DocumentError, ExitCode
 
 __all__ = [
     "BookReport",

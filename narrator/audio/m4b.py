@@ -17,13 +17,13 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
+from narrator.audio.tags import GENRE, ChapterMark, chapter_title, iso639_2
 from narrator.errors import AudioError, ConfigError
 from narrator.files import written_whole
 from narrator.model import Book
-from narrator.audio.tags import GENRE, ChapterMark, chapter_title, iso639_2
 
 __all__ = ["DEFAULT_BITRATE_KBPS", "FFMPEG_ENV", "ffmetadata", "find_ffmpeg", "write_m4b"]
 

@@ -19,15 +19,15 @@ dropped: the result is bit-identical to decoding the file in one go.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import miniaudio
 import numpy as np
 
-from narrator.errors import AudioError
 from narrator.audio.mp3 import FrameReader, parse_header
+from narrator.errors import AudioError
 
 __all__ = ["BATCH_FRAMES", "decode_batches", "decode_frames", "read_frames", "to_s16"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from narrator.audio.encode import Encoder
-from narrator.errors import AudioError
 from narrator.audio.mp3 import FrameHeader, audio_frames
+from narrator.errors import AudioError
 
 
 @lru_cache(maxsize=8)
@@ -21,8 +21,8 @@ def silence_frames(header: FrameHeader, count: int) -> tuple[bytes, ...]:
     the frames before it."""
     if count <= 0:
         return ()
-    from narrator.audio.roomtone import room_tone  # numpy: when a book is joined, not at every start
     from narrator.audio.pcm import to_s16
+    from narrator.audio.roomtone import room_tone  # numpy: when a book is joined, not at every start
 
     tone = room_tone((count + 3) * header.samples, header.sample_rate, header.channels)
     encoder = Encoder(header.channels, header.sample_rate, header.sample_rate, header.bitrate // 1000)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from mutagen.id3 import APIC, CHAP, CTOC, CTOCFlags, ID3, TALB, TCON, TIT2, TLAN, TPE1, TRCK, Frame
+from mutagen.id3 import APIC, CHAP, CTOC, ID3, TALB, TCON, TIT2, TLAN, TPE1, TRCK, CTOCFlags, Frame
 
 from narrator.model import Book
 
@@ -35,16 +35,7 @@ _FRONT_COVER = 3  # APIC picture type
 # terminology code (deu, fra, zho) rather than the bibliographic one (ger,
 # fre, chi): it is also ISO 639-3, what BCP 47 itself uses for three
 # letters, and what an MP4 track's language field holds.
-_ISO639_2 = dict(pair.split(":") for pair in """
-af:afr am:amh ar:ara as:asm az:aze be:bel bg:bul bn:ben bo:bod bs:bos ca:cat cs:ces cy:cym
-da:dan de:deu el:ell en:eng eo:epo es:spa et:est eu:eus fa:fas fi:fin fo:fao fr:fra ga:gle
-gd:gla gl:glg gu:guj he:heb hi:hin hr:hrv hu:hun hy:hye id:ind is:isl it:ita ja:jpn jv:jav
-ka:kat kk:kaz km:khm kn:kan ko:kor ku:kur ky:kir la:lat lb:ltz lo:lao lt:lit lv:lav mi:mri
-mk:mkd ml:mal mn:mon mr:mar ms:msa mt:mlt my:mya nb:nob ne:nep nl:nld nn:nno no:nor or:ori
-pa:pan pl:pol ps:pus pt:por ro:ron ru:rus sa:san sd:snd si:sin sk:slk sl:slv so:som sq:sqi
-sr:srp sv:swe sw:swa ta:tam te:tel tg:tgk th:tha tk:tuk tl:tgl tr:tur tt:tat ug:uig uk:ukr
-ur:urd uz:uzb vi:vie xh:xho yi:yid yo:yor zh:zho zu:zul
-""".split())
+_ISO639_2 = dict(pair.split(":") for pair in ["af:afr", "am:amh", "ar:ara", "as:asm", "az:aze", "be:bel", "bg:bul", "bn:ben", "bo:bod", "bs:bos", "ca:cat", "cs:ces", "cy:cym", "da:dan", "de:deu", "el:ell", "en:eng", "eo:epo", "es:spa", "et:est", "eu:eus", "fa:fas", "fi:fin", "fo:fao", "fr:fra", "ga:gle", "gd:gla", "gl:glg", "gu:guj", "he:heb", "hi:hin", "hr:hrv", "hu:hun", "hy:hye", "id:ind", "is:isl", "it:ita", "ja:jpn", "jv:jav", "ka:kat", "kk:kaz", "km:khm", "kn:kan", "ko:kor", "ku:kur", "ky:kir", "la:lat", "lb:ltz", "lo:lao", "lt:lit", "lv:lav", "mi:mri", "mk:mkd", "ml:mal", "mn:mon", "mr:mar", "ms:msa", "mt:mlt", "my:mya", "nb:nob", "ne:nep", "nl:nld", "nn:nno", "no:nor", "or:ori", "pa:pan", "pl:pol", "ps:pus", "pt:por", "ro:ron", "ru:rus", "sa:san", "sd:snd", "si:sin", "sk:slk", "sl:slv", "so:som", "sq:sqi", "sr:srp", "sv:swe", "sw:swa", "ta:tam", "te:tel", "tg:tgk", "th:tha", "tk:tuk", "tl:tgl", "tr:tur", "tt:tat", "ug:uig", "uk:ukr", "ur:urd", "uz:uzb", "vi:vie", "xh:xho", "yi:yid", "yo:yor", "zh:zho", "zu:zul"])
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,21 @@ a failed join leaves the previous files as they were.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import BinaryIO
 
-from narrator.book import layout
-from narrator.book.cache import BookSegments
-from narrator.errors import AudioError
-from narrator.files import written_whole
-from narrator.book.layout import ChapterAudio, Pauses
-from narrator.model import Book, Segment, Word
 from narrator.audio.mp3 import parse_header
 from narrator.audio.silence import silence_frames
-from narrator.captions.formats import write_caption_file
 from narrator.audio.tags import ChapterMark, book_tag, chapter_tag
+from narrator.book import layout
+from narrator.book.cache import BookSegments
+from narrator.book.layout import ChapterAudio, Pauses
+from narrator.captions.formats import write_caption_file
+from narrator.errors import AudioError
+from narrator.files import written_whole
+from narrator.model import Book, Segment, Word
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,13 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
-from narrator.errors import AudioError
 from narrator.book.timeline import SegmentAudio, TimedWord
+from narrator.errors import AudioError
 
 MAGIC = b"NARRATOR-SEGMENT 1\n"
 STRAY_AFTER_SECONDS = 3600  # a temporary file this old belongs to a writer that died

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
 
-from narrator.model import Segment, Word
 from narrator.book.timeline import TimedWord
+from narrator.model import Segment, Word
 
 
 @dataclass(frozen=True)

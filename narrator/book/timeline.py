@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from narrator.errors import AudioError
 from narrator.audio.mp3 import FrameReader
+from narrator.errors import AudioError
 from narrator.protocol.events import AudioChunk, Final
 
 

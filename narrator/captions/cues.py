@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Iterator, Sequence, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 from narrator.model import Word
 

@@ -19,7 +19,8 @@ wrote. Like the cue builder it streams: nothing holds the whole book.
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterable, Iterator, TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import TextIO
 
 import pysubs2
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass
 class Budget:
     limit: int | None  # characters; None: no limit of its own
-    parent: "Budget | None" = None  # a run's budget around a job's
+    parent: Budget | None = None  # a run's budget around a job's
     spent: int = 0
     closed: bool = False
 

@@ -24,18 +24,18 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from tenacity import AsyncRetrying, stop_never, wait_random_exponential
 
-from narrator.client.budget import Budget
 from narrator.client.aimd import Aimd
+from narrator.client.budget import Budget
 from narrator.client.session import Session
+from narrator.client.short_audio import shortfall
 from narrator.errors import BudgetError, ErrorKind, ServiceError, is_fatal, should_retry
 from narrator.model import Segment
 from narrator.protocol.events import AudioChunk, Dialect
-from narrator.client.short_audio import shortfall
 
 log = logging.getLogger("narrator.pool")
 

@@ -32,7 +32,7 @@ class Session:
         self._keepalive = asyncio.create_task(self._keep_alive(dialect.keepalive_every))
 
     @classmethod
-    async def open(cls, dialect: Dialect, *, stall_timeout: float) -> "Session":
+    async def open(cls, dialect: Dialect, *, stall_timeout: float) -> Session:
         """Connect and send the opening messages. An idle session sends the
         dialect's keep-alive well within the service's inactivity limit."""
         try:

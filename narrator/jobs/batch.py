@@ -18,16 +18,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from narrator.jobs import pricing
-from narrator.client.budget import Budget
 from narrator.book.cache import SegmentCache, atomic_write
-from narrator.errors import BudgetError, ErrorKind, ExitCode, LockedError, NarratorError, ServiceError
-from narrator.jobs.jobfile import Job, find_jobs, load_job
-from narrator.jobs.estimate import quota_warning
-from narrator.keys import redact
 from narrator.book.lock import FolderLock
-from narrator.text import read_document
+from narrator.client.budget import Budget
+from narrator.errors import BudgetError, ErrorKind, ExitCode, LockedError, NarratorError, ServiceError
+from narrator.jobs import pricing
+from narrator.jobs.estimate import quota_warning
+from narrator.jobs.jobfile import Job, find_jobs, load_job
+from narrator.keys import redact
 from narrator.runner import PlannedBook, is_up_to_date, narrate_in_process, plan_book
+from narrator.text import read_document
 
 log = logging.getLogger("narrator")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from narrator.jobs import pricing
 from narrator.book.cache import SegmentCache
 from narrator.errors import NarratorError
+from narrator.jobs import pricing
+from narrator.jobs.subscription import fits, remaining_characters
 from narrator.keys import api_key
 from narrator.runner import KEY_NAMES, NarrateOptions, PlannedBook
-from narrator.jobs.subscription import fits, remaining_characters
 
 
 @dataclass(frozen=True)

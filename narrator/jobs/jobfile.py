@@ -12,11 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from narrator.problems import read_toml
 from narrator.errors import ConfigError
+from narrator.problems import read_toml
+from narrator.runner import NarrateOptions
 from narrator.settings import FLAG, NUMBER, SETTINGS, TEXT, TEXTS, WHOLE, WHOLES, build_options
 from narrator.text import SUPPORTED_SUFFIXES
-from narrator.runner import NarrateOptions
 
 JOB_KEYS = {
     "input": TEXT, "inputs": TEXTS, "output": TEXT,

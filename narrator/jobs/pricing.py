@@ -39,9 +39,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from narrator.problems import is_number, read_toml
 from narrator.errors import ConfigError
-
+from narrator.problems import is_number, read_toml
 
 PROVIDERS = ("elevenlabs", "sarvam", "local")
 # Models billed at half a credit per character (model ids start with these).

@@ -17,9 +17,9 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from narrator.problems import is_number
 from narrator.errors import ErrorKind, ServiceError
 from narrator.keys import REDACTED
+from narrator.problems import is_number
 from narrator.protocol.elevenlabs import DEFAULT_ENDPOINT
 from narrator.protocol.frames import check_endpoint, preview
 

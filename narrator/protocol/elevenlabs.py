@@ -12,8 +12,8 @@ import re
 from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
-from narrator.errors import ErrorKind, ServiceError
 from narrator import problems
+from narrator.errors import ErrorKind, ServiceError
 from narrator.protocol import frames
 from narrator.protocol.events import Alignment, AudioChunk, Dialect, Event, Final
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 import regex
 
-from narrator.errors import ErrorKind, ServiceError
 from narrator import problems
+from narrator.errors import ErrorKind, ServiceError
 from narrator.protocol import frames
 from narrator.protocol.events import AudioChunk, Dialect, Event, Final
 

@@ -28,15 +28,15 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from narrator.server.engine.espeak import Espeak
-from narrator.server.engine.render import Rendered, parse_output_format, render, render_mp3
 from narrator.errors import ConfigError
-from narrator.protocol.sarvam import SarvamSettings
-from narrator.server.faults import SHAPING_FAULTS, FaultPlan
 from narrator.protocol import elevenlabs_server, sarvam_server
+from narrator.protocol.elevenlabs_server import EndOfInput, Reject, StreamInput, check_query
+from narrator.protocol.sarvam import SarvamSettings
 from narrator.protocol.sarvam_server import Completed, Query, SarvamWs, read_query
 from narrator.protocol.sarvam_server import Error as SarvamError
-from narrator.protocol.elevenlabs_server import EndOfInput, Reject, StreamInput, check_query
+from narrator.server.engine.espeak import Espeak
+from narrator.server.engine.render import Rendered, parse_output_format, render, render_mp3
+from narrator.server.faults import SHAPING_FAULTS, FaultPlan
 
 GENERATIONS = (elevenlabs_server.Generate, sarvam_server.Generate)
 
@@ -112,7 +112,7 @@ class EmbeddedServer:
         self._server = None
         self.stats = Stats()
 
-    async def start(self) -> "EmbeddedServer":
+    async def start(self) -> EmbeddedServer:
         self._server = await serve(
             self._handle, self.host, self._port, process_request=self._check_request, ssl=self._ssl,
             max_size=2**20, ping_interval=None,
@@ -126,7 +126,7 @@ class EmbeddedServer:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.stats.faults = dict(self._faults.injected)
 
-    async def __aenter__(self) -> "EmbeddedServer":
+    async def __aenter__(self) -> EmbeddedServer:
         return await self.start()
 
     async def __aexit__(self, *exc) -> None:
@@ -215,7 +215,7 @@ class EmbeddedServer:
         reason = f"No message for {idle:g} seconds: closing the idle connection (send a ping to keep it open)."
         await self._converse(stream, self._generate_sarvam(stream), idle, reason)
 
-    async def _converse(self, stream: "_Stream", generate, idle: float, idle_reason: str) -> None:
+    async def _converse(self, stream: _Stream, generate, idle: float, idle_reason: str) -> None:
         """Receive while `generate` answers in order, until the input ends,
         the connection is refused, idles or closes. Only an input that ended
         is still owed its audio."""
@@ -231,7 +231,7 @@ class EmbeddedServer:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await generator
 
-    async def _receive_all(self, stream: "_Stream", idle: float, idle_reason: str) -> None:
+    async def _receive_all(self, stream: _Stream, idle: float, idle_reason: str) -> None:
         connection = stream.connection
         while not stream.ended:
             try:
@@ -247,7 +247,7 @@ class EmbeddedServer:
                 return
             self._queue(stream, actions)
 
-    def _queue(self, stream: "_Stream", actions: list) -> None:
+    def _queue(self, stream: _Stream, actions: list) -> None:
         """Queue what one message asks for. Faults are rolled per message:
         one roll for all the generations it asks for (a whole segment, when
         it ends with a flush). A fault that ends the request strikes the last
@@ -260,7 +260,7 @@ class EmbeddedServer:
         for action in actions:
             stream.pending.put_nowait((action, fault if action is struck else None))
 
-    async def _generate_stream_input(self, stream: "_StreamInputStream") -> None:
+    async def _generate_stream_input(self, stream: _StreamInputStream) -> None:
         while True:
             action, fault = await stream.pending.get()
             if isinstance(action, EndOfInput):
@@ -274,7 +274,7 @@ class EmbeddedServer:
             if not await self._generate(stream, action, fault, synthesize, _stream_input_audio):
                 return
 
-    async def _generate_sarvam(self, stream: "_SarvamStream") -> None:
+    async def _generate_sarvam(self, stream: _SarvamStream) -> None:
         """Replies go out in the order their messages came, audio included."""
         while True:
             action, fault = await stream.pending.get()
@@ -286,7 +286,7 @@ class EmbeddedServer:
             elif not await self._generate(stream, action, fault, _sarvam_synthesizer(action.settings), stream.audio):
                 return
 
-    async def _generate(self, stream: "_Stream", action, fault: str | None, synthesize, frame) -> bool:
+    async def _generate(self, stream: _Stream, action, fault: str | None, synthesize, frame) -> bool:
         """One generation, the same for every protocol: a fault or the
         capacity limit may end it and the connection instead (False); else
         the engine runs in a thread, paced like a cloud, and
@@ -328,7 +328,7 @@ class EmbeddedServer:
         self.stats.refused += 1
         return True
 
-    async def _misbehave(self, stream: "_Stream", fault: str | None, characters: int) -> bool:
+    async def _misbehave(self, stream: _Stream, fault: str | None, characters: int) -> bool:
         """Act out a fault that ends the generation (True), or charge the
         quota, in any protocol: a refusal goes through `stream.refuse`, in
         the connection's own protocol. Faults that only shape the audio are

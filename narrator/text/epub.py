@@ -51,9 +51,7 @@ from narrator.text.plain import collapse, describe, is_speakable, title_from_nam
 # prose to narrate. Dedications, epigraphs, forewords, prefaces,
 # acknowledgments, afterwords and appendices are prose and are narrated.
 MATTER_TYPES = frozenset(
-    "cover titlepage halftitlepage seriespage copyright-page imprint imprimatur colophon "
-    "toc toc-brief landmarks page-list loi lot loa lov index bibliography errata "
-    "endnotes rearnotes footnotes".split()
+    ["cover", "titlepage", "halftitlepage", "seriespage", "copyright-page", "imprint", "imprimatur", "colophon", "toc", "toc-brief", "landmarks", "page-list", "loi", "lot", "loa", "lov", "index", "bibliography", "errata", "endnotes", "rearnotes", "footnotes"]
 )
 # EPUB 2 <guide> reference types, as the matching epub:type.
 _GUIDE_TYPES = {

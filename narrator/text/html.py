@@ -34,20 +34,17 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 # Subtrees whose text is never read aloud.
 _SKIP = frozenset(
-    "head title meta link script style noscript template svg math img picture object embed "
-    "video audio iframe canvas map area rt rp button select textarea input".split()
+    ["head", "title", "meta", "link", "script", "style", "noscript", "template", "svg", "math", "img", "picture", "object", "embed", "video", "audio", "iframe", "canvas", "map", "area", "rt", "rp", "button", "select", "textarea", "input"]
 )
 # Elements that end the paragraph before them and start a new one.
 _BLOCKS = frozenset(
-    "address article aside blockquote body caption center dd details dialog div dl dt "
-    "fieldset figcaption figure footer form header hgroup hr html legend li main menu nav "
-    "ol p pre section summary table tbody tfoot thead tr ul".split()
+    ["address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup", "hr", "html", "legend", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul"]
 )
 _HEADINGS = {f"h{level}": level for level in range(1, 7)}
 _CELLS = frozenset({"td", "th"})
 # Notes are reference matter: their bodies and the marks that point to them.
 _NOTE_TYPES = frozenset(
-    "footnote footnotes endnote endnotes rearnote rearnotes note noteref".split()
+    ["footnote", "footnotes", "endnote", "endnotes", "rearnote", "rearnotes", "note", "noteref"]
 )
 _NOTE_ROLES = frozenset({"doc-footnote", "doc-endnote", "doc-endnotes", "doc-noteref"})
 # A superscript holding only a link like "1", "*", "[2]" or "†" is a note mark.

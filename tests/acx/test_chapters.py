@@ -9,14 +9,14 @@ import miniaudio
 import numpy as np
 import pytest
 
-from narrator.book.cache import BookSegments, SegmentCache
-from narrator.audio.encode import CODEC_DELAY_SAMPLES, Encoder
-from narrator.book.layout import Pauses, chapter_file_stem, place_words
 from narrator.acx.chapters import OUT_RATE, mastered_chapter
-from narrator.model import Segment
+from narrator.audio.encode import CODEC_DELAY_SAMPLES, Encoder
 from narrator.audio.mp3 import audio_frames
 from narrator.audio.pcm import to_s16
+from narrator.book.cache import BookSegments, SegmentCache
+from narrator.book.layout import Pauses, chapter_file_stem, place_words
 from narrator.book.timeline import SegmentAudio, TimedWord
+from narrator.model import Segment
 
 
 def tone_segment(rate: int, kbps: int, starts_ms: list[int]) -> SegmentAudio:

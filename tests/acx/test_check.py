@@ -17,9 +17,9 @@ from mutagen.id3 import ID3, TIT2
 
 from narrator.acx.check import BookReport, check_paths, format_report, report_json
 from narrator.audio.encode import CODEC_DELAY_SAMPLES
-from narrator.errors import AudioError, DocumentError, ExitCode
 from narrator.audio.mp3 import audio_frames
 from narrator.audio.pcm import decode_batches, decode_frames, read_frames, to_s16
+from narrator.errors import AudioError, DocumentError, ExitCode
 from tests.acx.test_rules import RATE, book_audio, by_rule, encode_mp3, peak_db, rms_db, sound_span
 
 # MP3 at 192 kbps measures a little under its source (LAME's quantizer

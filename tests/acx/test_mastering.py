@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 
-from narrator.acx.rules import NOISE_FLOOR_MAX_DB, RMS_DB, SOUND_THRESHOLD_DB, Levels
 from narrator.acx.check import check_paths
 from narrator.acx.mastering import (
     ATTACK_DB_PER_MS,
@@ -19,6 +18,7 @@ from narrator.acx.mastering import (
     RELEASE_DB_PER_MS,
     ROOM_TONE_DB,
     TARGET_RMS_DB,
+    _limit,  # the limiter without its meter between samples
     chapter_gain_db,
     limit,
     lowpass,
@@ -26,7 +26,7 @@ from narrator.acx.mastering import (
     master,
     room_tone,
 )
-from narrator.acx.mastering import _limit  # the limiter without its meter between samples
+from narrator.acx.rules import NOISE_FLOOR_MAX_DB, RMS_DB, SOUND_THRESHOLD_DB, Levels
 from narrator.audio.pcm import decode_frames
 from tests.acx.test_rules import RATE, at_db, by_rule, encode_mp3, noise, peak_db, rms_db, speech
 

@@ -15,7 +15,7 @@ import stat
 import struct
 import subprocess
 import zlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import miniaudio
@@ -24,11 +24,11 @@ import pytest
 from mutagen.mp4 import MP4, Atoms, MP4Cover
 
 from narrator.audio.encode import encode
-from narrator.errors import AudioError, ConfigError
 from narrator.audio.m4b import FFMPEG_ENV, ffmetadata, find_ffmpeg, write_m4b
-from narrator.model import Book, Chapter, Cover
 from narrator.audio.mp3 import audio_frames, duration_ms
 from narrator.audio.tags import ChapterMark, book_tag
+from narrator.errors import AudioError, ConfigError
+from narrator.model import Book, Chapter, Cover
 
 try:
     FFMPEG, NO_FFMPEG = find_ffmpeg(), ""
@@ -63,7 +63,7 @@ def bursts(seconds: float, seed: int) -> bytes:
     return array.array("h", (rng.randint(-9000, 9000) if (n // 2000) % 3 else 0 for n in range(count))).tobytes()
 
 
-@lru_cache(maxsize=None)
+@cache
 def chapter_frames() -> tuple[tuple[bytes, int], ...]:
     """Each chapter encoded on its own, like a segment: (frames, samples)."""
     out = []

@@ -17,7 +17,7 @@ import math
 import random
 import struct
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 import lameenc
 import miniaudio
@@ -25,7 +25,6 @@ import pytest
 from mutagen.apev2 import APEv2
 from mutagen.id3 import ID3, TIT2
 
-from narrator.errors import AudioError
 from narrator.audio.mp3 import (
     FrameHeader,
     FrameReader,
@@ -35,9 +34,10 @@ from narrator.audio.mp3 import (
     is_info_frame,
     parse_header,
 )
+from narrator.errors import AudioError
 
 
-@lru_cache(maxsize=None)
+@cache
 def encode(rate: int, channels: int, kbps: int, seconds: float = 0.5, freq: int = 440) -> bytes:
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(kbps)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from functools import lru_cache
+from functools import cache
 
 import miniaudio
 import pytest
@@ -17,9 +17,9 @@ from mutagen.id3 import ID3, CTOCFlags
 from mutagen.mp3 import MP3
 
 from narrator.audio.encode import encode
-from narrator.model import Book, Chapter, Cover
 from narrator.audio.mp3 import audio_frames, duration_ms
 from narrator.audio.tags import PADDING, ChapterMark, book_tag, chapter_tag, iso639_2
+from narrator.model import Book, Chapter, Cover
 
 RATE = 22050
 FRAME = 576  # samples per MPEG-2 layer III frame
@@ -34,7 +34,7 @@ def png(width: int = 3, height: int = 2) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-@lru_cache(maxsize=None)
+@cache
 def mp3_frames(seconds: float = 3.0) -> bytes:
     """Bare MP3 frames of a rising tone (lameenc writes no tag, no Info frame)."""
     count = int(seconds * RATE)

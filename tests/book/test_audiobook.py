@@ -13,11 +13,11 @@ import pytest
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4
 
-from narrator.errors import ConfigError
 from narrator.audio.m4b import find_ffmpeg
+from narrator.errors import ConfigError
 from narrator.text import read_document, select_chapters
-from tests.text.epub_builder import AUTHOR, BOOK_TITLE, DEFAULT_CHAPTERS, tiny_png, write_epub, write_zip_bomb
 from tests.test_cli import narrator
+from tests.text.epub_builder import AUTHOR, BOOK_TITLE, DEFAULT_CHAPTERS, tiny_png, write_epub, write_zip_bomb
 
 TITLES = [title for title, _ in DEFAULT_CHAPTERS]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from narrator.book.cache import MAGIC, STRAY_AFTER_SECONDS, SegmentCache, Usage
-from narrator.errors import AudioError
 from narrator.book.timeline import SegmentAudio, TimedWord
+from narrator.errors import AudioError
 
 WORDS = (TimedWord("Quiet", 0.0, 310.5, False), TimedWord("harbour.", 320.0, 804.25, True))
 

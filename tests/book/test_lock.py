@@ -12,8 +12,8 @@ import textwrap
 
 import pytest
 
-from narrator.errors import ExitCode, LockedError
 from narrator.book.lock import LOCK_NAME, FolderLock
+from narrator.errors import ExitCode, LockedError
 
 HOLDER = textwrap.dedent("""
     import sys, time
@@ -41,9 +41,8 @@ def holder(tmp_path):
 
 def test_a_held_folder_is_refused_naming_the_holder(holder):
     folder, child = holder
-    with pytest.raises(LockedError) as refused:
-        with FolderLock(folder):
-            pytest.fail("entered a folder another run holds")
+    with pytest.raises(LockedError) as refused, FolderLock(folder):
+        pytest.fail("entered a folder another run holds")
     message = str(refused.value)
     assert f"pid {child.pid} on " in message
     assert message.startswith(f"{folder} is being narrated by another run")
@@ -57,9 +56,8 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(holder, caplog):
     # kill -9: no finally, no atexit, the record stays; only the kernel lets go.
     child.send_signal(signal.SIGKILL)
     child.wait()
-    with caplog.at_level(logging.INFO, logger="narrator"):
-        with FolderLock(folder) as lock:
-            assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+    with caplog.at_level(logging.INFO, logger="narrator"), FolderLock(folder) as lock:
+        assert json.loads(lock.path.read_text())["pid"] == os.getpid()
     assert f"taking over the lock on {folder} left by pid {child.pid}, which is no longer running" in caplog.text
 
 
@@ -75,9 +73,8 @@ def test_the_record_says_who_holds_the_lock(holder):
 def test_a_released_lock_is_taken_again_without_a_takeover_line(tmp_path, caplog):
     with FolderLock(tmp_path):
         pass
-    with caplog.at_level(logging.INFO, logger="narrator"):
-        with FolderLock(tmp_path):
-            pass
+    with caplog.at_level(logging.INFO, logger="narrator"), FolderLock(tmp_path):
+        pass
     assert "taking over" not in caplog.text
     # The file stays (deleting it would race with a waiter): only its record is emptied.
     assert (tmp_path / LOCK_NAME).read_text() == ""
@@ -86,9 +83,8 @@ def test_a_released_lock_is_taken_again_without_a_takeover_line(tmp_path, caplog
 def test_two_locks_in_one_process_exclude_each_other(tmp_path):
     # flock belongs to the open file description, not the process: a second
     # open of the same file in the same process is refused like another run.
-    with FolderLock(tmp_path):
-        with pytest.raises(LockedError, match=f"pid {os.getpid()} on "):
-            FolderLock(tmp_path).acquire()
+    with FolderLock(tmp_path), pytest.raises(LockedError, match=f"pid {os.getpid()} on "):
+        FolderLock(tmp_path).acquire()
     with FolderLock(tmp_path):  # and the refusal left nothing behind
         pass
 

@@ -4,9 +4,9 @@ import lameenc
 import miniaudio
 
 from narrator.book import assemble, layout
-from narrator.protocol.events import Alignment, AudioChunk, Final
 from narrator.book.cache import BookSegments, SegmentCache
 from narrator.book.timeline import SegmentAudio, TimedWord, segment_audio
+from narrator.protocol.events import Alignment, AudioChunk, Final
 
 
 def silence_mp3(seconds: float, rate: int = 22050) -> bytes:

@@ -88,7 +88,7 @@ def test_wrap_balances_two_lines_instead_of_filling_greedily():
 
 
 def test_wrap_balance_minimises_length_difference():
-    words = "The quick brown fox jumps over the lazy dog near the river bank".split()
+    words = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "near", "the", "river", "bank"]
     lines = wrap_lines(words, 42, 2)
     assert lines is not None and len(lines) == 2
     diff = abs(len(lines[0]) - len(lines[1]))

@@ -12,7 +12,6 @@ import pysubs2
 import pytest
 
 from narrator.captions.cues import CAPTION_STYLES, Cue, build_cues, write_srt
-from narrator.model import Word
 from narrator.captions.formats import (
     CAPTION_FORMATS,
     PLAY_RES,
@@ -21,6 +20,7 @@ from narrator.captions.formats import (
     write_ass,
     write_caption_file,
 )
+from narrator.model import Word
 from tests.captions.test_cues import CountingWords, random_words, spoken_of, timed
 
 

@@ -1,8 +1,8 @@
 """Truncated audio is recognised by its length or by its alignment."""
 
-from narrator.server.engine.render import render
-from narrator.protocol.events import Alignment, AudioChunk
 from narrator.client.short_audio import shortfall
+from narrator.protocol.events import Alignment, AudioChunk
+from narrator.server.engine.render import render
 
 TEXT = ("The lantern swung above the harbour wall while the tide came in, "
         "and nobody on the quay looked up from the nets they were mending that evening.")

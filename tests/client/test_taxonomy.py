@@ -93,7 +93,7 @@ def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tm
     message = str(error)
     assert "quota" in message and "characters remain" in message and "run the same command again" in message
     kept = cached_segments()
-    assert 0 < kept and not (out / "book.mp3").exists()
+    assert kept > 0 and not (out / "book.mp3").exists()
 
     result, served = run(narrate(out))
     assert srt_words(result.srt) == spoken_words(BOOK) and same_audio(result, clean_seconds)

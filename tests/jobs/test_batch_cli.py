@@ -14,8 +14,8 @@ import miniaudio
 from narrator.book.cache import SegmentCache
 from narrator.jobs.jobfile import load_job
 from narrator.jobs.pricing import PLANS
-from narrator.text import read_document
 from narrator.runner import NarrateOptions, plan_book
+from narrator.text import read_document
 from tests.helpers import ROOT, SAMPLES
 from tests.test_cli import narrator
 from tests.test_cli_service import KEY, served

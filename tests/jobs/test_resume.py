@@ -21,8 +21,8 @@ import miniaudio
 
 from narrator.book.cache import SegmentCache
 from narrator.jobs.jobfile import load_job
-from narrator.text import read_document
 from narrator.runner import plan_book
+from narrator.text import read_document
 from tests.helpers import generated_book
 from tests.test_cli import narrator
 from tests.test_cli_service import KEY, served

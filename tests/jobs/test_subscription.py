@@ -16,9 +16,9 @@ import pytest
 import websockets
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.jobs.subscription import Remaining, fits, remaining_characters, subscription_url
 from narrator.server.app import EmbeddedServer, subscription_body
 from narrator.server.faults import FaultPlan
-from narrator.jobs.subscription import Remaining, fits, remaining_characters, subscription_url
 
 KEY = "sk-subscription-test-4242"
 

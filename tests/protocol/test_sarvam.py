@@ -14,7 +14,14 @@ import regex
 from narrator.errors import ConfigError, ErrorKind, ServiceError
 from narrator.protocol import sarvam
 from narrator.protocol.events import AudioChunk, Final
-from narrator.protocol.sarvam import SarvamSettings, classify_close, classify_error, classify_handshake, parse_frame, split_text
+from narrator.protocol.sarvam import (
+    SarvamSettings,
+    classify_close,
+    classify_error,
+    classify_handshake,
+    parse_frame,
+    split_text,
+)
 
 
 def test_settings_default_to_the_sdks_defaults():

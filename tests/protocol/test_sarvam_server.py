@@ -6,10 +6,18 @@ import json
 
 import pytest
 
-from narrator.server.engine.espeak import Espeak
 from narrator.protocol.sarvam import LANGUAGES, SarvamSettings
+from narrator.protocol.sarvam_server import (
+    NOT_A_DICTIONARY,
+    Completed,
+    Error,
+    Generate,
+    Query,
+    SarvamWs,
+    read_query,
+)
 from narrator.server.app import SARVAM_VOICES
-from narrator.protocol.sarvam_server import NOT_A_DICTIONARY, Completed, Error, Generate, Query, SarvamWs, read_query
+from narrator.server.engine.espeak import Espeak
 
 CONFIG = {"language_code": "en-IN", "speaker": "anushka"}
 

@@ -87,8 +87,8 @@ def test_official_sdk_convert_realtime(served, monkeypatch):
 
 
 def test_official_sdk_sees_a_wrong_key(served, monkeypatch):
-    from elevenlabs.core.api_error import ApiError
     from elevenlabs.client import ElevenLabs
+    from elevenlabs.core.api_error import ApiError
 
     url, cert, _ = served
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
@@ -138,7 +138,7 @@ def test_the_guides_python_example():
         decoded = miniaudio.mp3_read_s16(audio)
         duration_ms = decoded.num_frames * 1000 / decoded.sample_rate
         starts = alignment["charStartTimesMs"]
-        assert starts == sorted(starts) and 0 <= starts[0] and starts[-1] < duration_ms
+        assert starts == sorted(starts) and starts[0] >= 0 and starts[-1] < duration_ms
 
 
 def test_wrong_path_is_refused_at_the_handshake():

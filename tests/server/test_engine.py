@@ -1,9 +1,9 @@
 """The embedded engine: real espeak-ng speech and word events."""
 
+from narrator.audio.mp3 import audio_frames
 from narrator.server.engine.alignment import char_alignment, word_anchors
 from narrator.server.engine.espeak import Espeak
 from narrator.server.engine.render import render
-from narrator.audio.mp3 import audio_frames
 
 
 def test_espeak_reports_a_word_event_per_word():

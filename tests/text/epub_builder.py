@@ -115,7 +115,7 @@ def xhtml(body: str, *, title: str = BOOK_TITLE, epub3: bool = True, head: str =
         f'<html xmlns="{_XHTML}"{epub_ns} xml:lang="en" lang="en">\n'
         f"<head><title>{_text(title)}</title>{head}</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _type(value: str, epub3: bool) -> str:
@@ -161,11 +161,11 @@ def build_files(
     labels = list(nav_labels) if nav_labels is not None else [t for t, _ in chapters]
     files: dict[str, bytes] = {"mimetype": b"application/epub+zip"}
     files["META-INF/container.xml"] = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
-        '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
-        "</rootfiles></container>\n"
-    ).encode()
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+        b'<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+        b"</rootfiles></container>\n"
+    )
     files["OEBPS/content.opf"] = _opf(chapters, title, authors, illustrators, language, epub2, epub3,
                                       nav_in_spine, cover)
     if cover:
@@ -280,7 +280,7 @@ def _ncx(labels: Sequence[str], title: str) -> bytes:
         '<ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1">'
         '<head><meta name="dtb:uid" content="urn:uuid:5f1c2a8e-0000-4000-8000-000000000001"/></head>'
         f"<docTitle><text>{_text(title)}</text></docTitle><navMap>{navpoints}</navMap></ncx>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def write_files(path: Path, files: dict[str, bytes], stored: Sequence[str] = ()) -> Path:

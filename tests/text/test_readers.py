@@ -10,8 +10,7 @@ from narrator.errors import DocumentError
 from narrator.model import Book, Chapter
 from narrator.text import decode_text, read_document
 from narrator.text.markdown import parse_markdown
-from narrator.text.plain import parse_text
-from narrator.text.plain import is_chapter_heading, title_from_name
+from narrator.text.plain import is_chapter_heading, parse_text, title_from_name
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "samples"
 MARKUP = ("#", "**", "](", "![", "[^", "<", "|---")

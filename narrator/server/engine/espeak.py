@@ -14,8 +14,8 @@ stays responsive.
 from __future__ import annotations
 
 import _ctypes
-import ctypes
 import contextlib
+import ctypes
 import os
 import threading
 from dataclasses import dataclass
@@ -65,7 +65,7 @@ class Espeak:
     """The process's espeak-ng: one call at a time, each on a fresh library."""
 
     _lock = threading.Lock()
-    _instance: "Espeak | None" = None
+    _instance: Espeak | None = None
 
     def __init__(self) -> None:
         self._path = espeakng_loader.get_library_path()
@@ -79,7 +79,7 @@ class Espeak:
             self.sample_rate = self._rate
 
     @classmethod
-    def shared(cls) -> "Espeak":
+    def shared(cls) -> Espeak:
         with cls._lock:
             if cls._instance is None:
                 cls._instance = cls()

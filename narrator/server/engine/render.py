@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from narrator.audio import encode as mp3encode
-from narrator.server.engine.alignment import char_alignment
-from narrator.server.engine.espeak import Espeak
 from narrator.errors import ConfigError
 from narrator.protocol.elevenlabs import MP3_FORMAT
+from narrator.server.engine.alignment import char_alignment
+from narrator.server.engine.espeak import Espeak
 
 BASE_WORDS_PER_MINUTE = 175
 
