@@ -18,7 +18,7 @@ from pathlib import Path
 from narrator import problems
 from narrator.audio import m4b
 from narrator.book import assemble
-from narrator.book.cache import BookSegments, SegmentCache, atomic_write
+from narrator.book.cache import BookSegments, SegmentCache
 from narrator.book.layout import Pauses
 from narrator.book.lock import FolderLock
 from narrator.book.timeline import segment_audio
@@ -26,6 +26,7 @@ from narrator.captions.formats import CAPTION_FORMATS, CAPTION_STYLES
 from narrator.client.budget import Budget
 from narrator.client.pool import PoolConfig, PoolStats, SessionPool
 from narrator.errors import BudgetError, ConfigError, DocumentError, ErrorKind, NarratorError, ServiceError
+from narrator.files import atomic_write
 from narrator.keys import api_key
 from narrator.model import Book, Segment
 from narrator.progress import Progress

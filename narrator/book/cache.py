@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import BinaryIO
 
 from narrator.book.timeline import SegmentAudio, TimedWord
 from narrator.errors import AudioError
+from narrator.files import atomic_write
 
 MAGIC = b"NARRATOR-SEGMENT 1\n"
 STRAY_AFTER_SECONDS = 3600  # a temporary file this old belongs to a writer that died
@@ -160,26 +160,6 @@ class SegmentCache:
                     part.unlink()
             except OSError:
                 pass  # another run removed or finished it
-
-
-def atomic_write(path: Path, data: bytes, *, replace=lambda path: True) -> None:
-    """Whole or not at all, whenever the process dies. The temporary name is
-    the writer's own: two runs finishing one file never write into each other.
-    When `path` exists, it is replaced only if `replace(path)` says so."""
-    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:16]}.", suffix=".part")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide reports and books' manifests from other readers
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(part, path)  # never over an existing file: that is replace()'s call
-        except FileExistsError:
-            if replace(path):
-                os.replace(part, path)
-    finally:
-        Path(part).unlink(missing_ok=True)
 
 
 def _read_header(key: str, path: Path, f: BinaryIO) -> Entry | None:

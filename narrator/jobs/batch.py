@@ -18,10 +18,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from narrator.book.cache import SegmentCache, atomic_write
+from narrator.book.cache import SegmentCache
 from narrator.book.lock import FolderLock
 from narrator.client.budget import Budget
 from narrator.errors import BudgetError, ErrorKind, ExitCode, LockedError, NarratorError, ServiceError
+from narrator.files import atomic_write
 from narrator.jobs import pricing
 from narrator.jobs.estimate import quota_warning
 from narrator.jobs.jobfile import Job, find_jobs, load_job
