@@ -111,7 +111,7 @@ class Session:
                     # Without alignment nothing says when this segment's audio is
                     # complete: end the input, so the service sends the rest, then
                     # its final message, and closes. The connection ends with the segment.
-                    await self._send(self._dialect.end_of_input)
+                    await self._send(self._end_of_input())
                     fenced, self.reusable = True, False
             elif isinstance(event, Final):
                 if not marked:
@@ -119,6 +119,11 @@ class Session:
                 chunks.append(event)
                 finals -= 1
         return chunks
+
+    def _end_of_input(self) -> str:
+        if self._dialect.end_of_input is None:
+            raise ServiceError(ErrorKind.PROTOCOL, "audio without alignment from a service that marks no segment's end")
+        return self._dialect.end_of_input
 
     async def _send(self, message: str) -> None:
         try:

@@ -17,7 +17,10 @@ from narrator.errors import ErrorKind, ServiceError
 from narrator.protocol import frames
 from narrator.protocol.events import Alignment, AudioChunk, Dialect, Event, Final
 
-__all__ = ["Alignment", "AudioChunk", "Final", "StreamSettings", "VoiceSettings", "dialect", "parse_frame", "validate"]
+__all__ = [
+    "Alignment", "AudioChunk", "ElevenLabsDialect", "Final", "StreamSettings", "VoiceSettings", "dialect", "parse_frame",
+    "validate",
+]
 
 DEFAULT_ENDPOINT = "wss://api.elevenlabs.io"
 # Data residency: the same API, served and stored in one region.
@@ -179,23 +182,39 @@ KEEPALIVE = json.dumps({"text": " "})
 END_OF_INPUT = json.dumps({"text": ""})
 
 
-def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> Dialect:
-    return Dialect(
-        name="elevenlabs",
-        url=stream_url(endpoint, settings),
-        headers=auth_headers(api_key),
-        opening=(init_message(settings),),
-        segment_messages=lambda text: [text_message(text, flush=True)],
-        sent_characters=lambda text: len(json.loads(text_message(text, flush=True))["text"]),
-        keepalive=KEEPALIVE,
-        end_of_input=END_OF_INPUT,
-        keepalive_every=settings.inactivity_timeout / 2,
-        parse_frame=parse_frame,
-        classify_close=classify_close,
-        classify_handshake=classify_handshake,
-        finals=lambda text: 0,  # a flush has no end marker: the alignment covering the text ends a segment
-        domain="elevenlabs.io",
-    )
+class ElevenLabsDialect(Dialect):
+    """`stream-input` for one voice and its settings."""
+
+    name = "elevenlabs"
+    domain = "elevenlabs.io"
+    keepalive = KEEPALIVE
+    end_of_input = END_OF_INPUT
+
+    def __init__(self, endpoint: str, settings: StreamSettings, api_key: str | None):
+        super().__init__(stream_url(endpoint, settings), auth_headers(api_key), (init_message(settings),))
+        self.keepalive_every = settings.inactivity_timeout / 2
+
+    def segment_messages(self, text: str) -> list[str]:
+        return [text_message(text, flush=True)]
+
+    def sent_characters(self, text: str) -> int:
+        return len(json.loads(text_message(text, flush=True))["text"])
+
+    def finals(self, text: str) -> int:
+        return 0  # a flush has no end marker: the alignment covering the text ends a segment
+
+    def parse_frame(self, raw: str | bytes) -> Event:
+        return parse_frame(raw)
+
+    def classify_close(self, code: int | None, reason: str) -> ServiceError:
+        return classify_close(code, reason)
+
+    def classify_handshake(self, status: int) -> ServiceError:
+        return classify_handshake(status)
+
+
+def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> ElevenLabsDialect:
+    return ElevenLabsDialect(endpoint, settings, api_key)
 
 
 def parse_frame(raw: str | bytes) -> Event:
@@ -225,25 +244,28 @@ def _alignment(value) -> Alignment | None:
     return Alignment(chars, starts, durations)
 
 
-_AUTH_WORDS = ("invalid_api_key", "invalid api key", "unauthorized", "api key")
-_QUOTA_WORDS = ("quota",)
-_RATE_WORDS = ("too_many_concurrent_requests", "system_busy", "rate limit", "too many")
-_INPUT_WORDS = ("invalid", "voice_not_found", "voice_settings", "model", "not found")
+ERRORS = frames.ErrorTable(
+    rules=(
+        frames.ErrorRule(ErrorKind.AUTH, words=("invalid_api_key", "invalid api key", "unauthorized", "api key")),
+        frames.ErrorRule(ErrorKind.QUOTA, words=("quota",)),
+        frames.ErrorRule(ErrorKind.RATE_LIMIT, words=("too_many_concurrent_requests", "system_busy", "rate limit",
+                                                      "too many")),
+        frames.ErrorRule(ErrorKind.INPUT, words=("invalid", "voice_not_found", "voice_settings", "model",
+                                                 "not found")),
+    ),
+    advice={
+        ErrorKind.AUTH: "check ELEVENLABS_API_KEY",
+        ErrorKind.QUOTA: frames.QUOTA_ADVICE,
+        ErrorKind.INPUT: "check --voice, --model and the settings",
+    },
+)
 
 
 def classify_error(code: str, message: str) -> ServiceError:
-    """The one place where the service's words become an error kind. What is
-    not recognised (an inactivity close, "something went wrong") is retried."""
-    said = f"{code} {message}".lower()
-    for words, kind in (
-        (_AUTH_WORDS, ErrorKind.AUTH),
-        (_QUOTA_WORDS, ErrorKind.QUOTA),
-        (_RATE_WORDS, ErrorKind.RATE_LIMIT),
-        (_INPUT_WORDS, ErrorKind.INPUT),
-    ):
-        if any(w in said for w in words):
-            return ServiceError(kind, _describe(kind, code, message))
-    return ServiceError(ErrorKind.TRANSIENT, _describe(ErrorKind.TRANSIENT, code, message))
+    """The service's error code and words as an error kind. Its codes are
+    names (`invalid_api_key`), so they are read with the words. What is not
+    recognised (an inactivity close, "something went wrong") is retried."""
+    return ERRORS.error(ERRORS.kind(None, f"{code} {message}"), message or code or "no message")
 
 
 def classify_close(code: int | None, reason: str) -> ServiceError:
@@ -252,14 +274,3 @@ def classify_close(code: int | None, reason: str) -> ServiceError:
 
 def classify_handshake(status: int) -> ServiceError:
     return frames.handshake_error(status, key_name="ELEVENLABS_API_KEY", settings_hint="--endpoint, --voice and --model")
-
-
-_ADVICE = {
-    ErrorKind.AUTH: "check ELEVENLABS_API_KEY",
-    ErrorKind.QUOTA: frames.QUOTA_ADVICE,
-    ErrorKind.INPUT: "check --voice, --model and the settings",
-}
-
-
-def _describe(kind: ErrorKind, code: str, message: str) -> str:
-    return frames.describe(kind, message or code or "no message", _ADVICE)

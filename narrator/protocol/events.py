@@ -8,10 +8,11 @@ each received frame into an event with the dialect's parser.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from narrator.errors import ServiceError
@@ -37,31 +38,60 @@ class Final:
     chunks it marks where one flushed paragraph's audio ends."""
 
 
+# What one received frame means; None: nothing for the session (a keep-alive, an
+# alignment-only frame, an event it does not use).
 Event = AudioChunk | Final | None
 
 
-@dataclass(frozen=True)
-class Dialect:
-    """One service's protocol as the session needs it. Built by each codec's
-    `dialect()`; pure values and functions, no I/O."""
+class Dialect(abc.ABC):
+    """One service's protocol as a session needs it: pure values and methods,
+    no I/O. Each codec subclasses it (`ElevenLabsDialect`, `SarvamDialect`)."""
 
-    name: str
-    url: str
-    headers: dict[str, str] = field(repr=False)  # carries the key: never in a repr or a log
-    opening: tuple[str, ...]  # sent once, right after connecting
-    segment_messages: Callable[[str], list[str]]  # one segment's text, ending with a flush
-    keepalive: str
-    end_of_input: str  # asks the service to finish what it has, send its final message and close
+    name: ClassVar[str]
+    domain: ClassVar[str]  # the service's own hosts (its regions among them) all end in this
+    keepalive: ClassVar[str]
     keepalive_every: float  # seconds of idleness before a keep-alive is sent
-    parse_frame: Callable[[str | bytes], Event]  # raises a classified ServiceError
-    classify_close: Callable[[int | None, str], ServiceError]
-    classify_handshake: Callable[[int], ServiceError]
-    # How many completion events a segment's messages bring (one per flush), or 0
-    # when the service has none and alignment covering the text ends a segment.
-    finals: Callable[[str], int]
-    domain: str  # the service's own hosts (its regions among them) all end in this
-    # Characters of text a segment's messages carry: what the service counts, and so what budgets count.
-    sent_characters: Callable[[str], int] = len
+    # Asks the service to finish what it has, send its final message and close;
+    # None where every flush brings a completion event and nothing else is needed.
+    end_of_input: ClassVar[str | None] = None
+
+    def __init__(self, url: str, headers: dict[str, str], opening: tuple[str, ...]):
+        self.url = url
+        self._headers = headers  # carries the key: kept out of every repr and log
+        self.opening = opening  # sent once, right after connecting
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self._headers)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.url!r})"
+
+    @abc.abstractmethod
+    def segment_messages(self, text: str) -> list[str]:
+        """One segment's text as messages, ending with a flush."""
+
+    @abc.abstractmethod
+    def sent_characters(self, text: str) -> int:
+        """Characters of text a segment's messages carry: what the service counts, and so what budgets count."""
+
+    @abc.abstractmethod
+    def finals(self, text: str) -> int:
+        """How many completion events a segment's messages bring (one per
+        flush), or 0 when the service has none and alignment covering the
+        text ends a segment."""
+
+    @abc.abstractmethod
+    def parse_frame(self, raw: str | bytes) -> Event:
+        """One received frame as an event; an error frame raises a classified ServiceError."""
+
+    @abc.abstractmethod
+    def classify_close(self, code: int | None, reason: str) -> ServiceError:
+        """The error a connection closed early (with this code and reason) means."""
+
+    @abc.abstractmethod
+    def classify_handshake(self, status: int) -> ServiceError:
+        """The error an HTTP status refusing the WebSocket handshake means."""
 
     def segment_key(self, text: str) -> str:
         """What decides a segment's sound: who makes it (the service, whatever

@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError
@@ -77,9 +78,39 @@ def handshake_error(status: int, *, key_name: str, settings_hint: str) -> Servic
     return ServiceError(ErrorKind.INPUT, f"the service rejected the connection (HTTP {status}): check {settings_hint}")
 
 
-def describe(kind: ErrorKind, said: str, advice: dict[ErrorKind, str]) -> str:
-    hint = advice.get(kind)
-    return f"service error ({kind.value}): {said}" + (f"; {hint}" if hint else "")
+@dataclass(frozen=True)
+class ErrorRule:
+    """One row of a service's error table: the codes that mean `kind`
+    whatever the words say, and the words that mean it when the code does
+    not decide (only under `word_codes`, when given)."""
+
+    kind: ErrorKind
+    codes: frozenset[int] = frozenset()
+    words: tuple[str, ...] = ()
+    word_codes: frozenset[int | None] | None = None
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """How one service's error frames become error kinds: its rules, tried
+    in order (what none matches is transient, and retried), and the advice
+    added to each kind's message."""
+
+    rules: tuple[ErrorRule, ...]
+    advice: dict[ErrorKind, str]
+
+    def kind(self, code: int | None, said: str) -> ErrorKind:
+        said = said.lower()
+        for rule in self.rules:
+            if code in rule.codes:
+                return rule.kind
+            if any(w in said for w in rule.words) and (rule.word_codes is None or code in rule.word_codes):
+                return rule.kind
+        return ErrorKind.TRANSIENT
+
+    def error(self, kind: ErrorKind, said: str) -> ServiceError:
+        hint = self.advice.get(kind)
+        return ServiceError(kind, f"service error ({kind.value}): {said}" + (f"; {hint}" if hint else ""))
 
 
 def preview(raw: str | bytes) -> str:

@@ -206,24 +206,39 @@ def sent_characters(text: str) -> int:
     return sum(len(piece) for paragraph in paragraphs(text) for piece in split_text(paragraph))
 
 
-def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> Dialect:
-    validate(settings)
-    return Dialect(
-        name="sarvam",
-        url=stream_url(endpoint, settings),
-        headers=auth_headers(api_key),
-        opening=(config_message(settings),),
-        segment_messages=segment_messages,
-        keepalive=PING,
-        end_of_input=FLUSH,  # never needed: every flush brings its completion event
-        keepalive_every=KEEPALIVE_EVERY,
-        parse_frame=parse_frame,
-        classify_close=classify_close,
-        classify_handshake=classify_handshake,
-        finals=lambda text: len(paragraphs(text)),  # the URL asks for a completion event after every flush
-        domain="sarvam.ai",
-        sent_characters=sent_characters,
-    )
+class SarvamDialect(Dialect):
+    """Sarvam's streaming text-to-speech for one speaker and its settings."""
+
+    name = "sarvam"
+    domain = "sarvam.ai"
+    keepalive = PING
+    keepalive_every = KEEPALIVE_EVERY
+
+    def __init__(self, endpoint: str, settings: SarvamSettings, api_key: str | None):
+        validate(settings)
+        super().__init__(stream_url(endpoint, settings), auth_headers(api_key), (config_message(settings),))
+
+    def segment_messages(self, text: str) -> list[str]:
+        return segment_messages(text)
+
+    def sent_characters(self, text: str) -> int:
+        return sent_characters(text)
+
+    def finals(self, text: str) -> int:
+        return len(paragraphs(text))  # the URL asks for a completion event after every flush
+
+    def parse_frame(self, raw: str | bytes) -> Event:
+        return parse_frame(raw)
+
+    def classify_close(self, code: int | None, reason: str) -> ServiceError:
+        return classify_close(code, reason)
+
+    def classify_handshake(self, status: int) -> ServiceError:
+        return classify_handshake(status)
+
+
+def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> SarvamDialect:
+    return SarvamDialect(endpoint, settings, api_key)
 
 
 def parse_frame(raw: str | bytes) -> Event:
@@ -243,26 +258,29 @@ def parse_frame(raw: str | bytes) -> Event:
     return None
 
 
-_AUTH_WORDS = ("api key", "subscription key", "subscription-key", "unauthorized", "invalid credentials")
-_QUOTA_WORDS = ("quota", "credit", "insufficient")
-_RATE_WORDS = ("rate limit", "rate_limit", "too many")
+ERRORS = frames.ErrorTable(
+    rules=(
+        frames.ErrorRule(ErrorKind.AUTH, codes=frozenset({401, 403}),
+                         words=("api key", "subscription key", "subscription-key", "unauthorized", "invalid credentials")),
+        # Quota words under a 4xx other than 429 describe a bad request, not an empty account.
+        frames.ErrorRule(ErrorKind.QUOTA, words=("quota", "credit", "insufficient"), word_codes=frozenset({429, None})),
+        frames.ErrorRule(ErrorKind.RATE_LIMIT, codes=frozenset({429}), words=("rate limit", "rate_limit", "too many")),
+        frames.ErrorRule(ErrorKind.INPUT, codes=frozenset({400, 422})),
+    ),
+    advice={
+        ErrorKind.AUTH: "check SARVAM_API_KEY",
+        ErrorKind.QUOTA: frames.QUOTA_ADVICE,
+        ErrorKind.INPUT: "check the model, language, speaker and the other settings",
+    },
+)
 
 
-def classify_error(code, message: str) -> ServiceError:
-    """The one place where the service's error code and words become an
-    error kind. What is not recognised (a 5xx, no code) is retried."""
-    status, said = _status(code), message.lower()
-    if status in (401, 403) or any(w in said for w in _AUTH_WORDS):
-        kind = ErrorKind.AUTH
-    elif status in (429, None) and any(w in said for w in _QUOTA_WORDS):
-        kind = ErrorKind.QUOTA
-    elif status == 429 or any(w in said for w in _RATE_WORDS):
-        kind = ErrorKind.RATE_LIMIT
-    elif status in (400, 422):
-        kind = ErrorKind.INPUT
-    else:
-        kind = ErrorKind.TRANSIENT
-    return ServiceError(kind, _describe(kind, status, message))
+def classify_error(code: object, message: str) -> ServiceError:
+    """The service's error code and words as an error kind. What is not
+    recognised (a 5xx, no code) is retried."""
+    status = _status(code)
+    said = (message or "no message") + (f" (code {status})" if status is not None else "")
+    return ERRORS.error(ERRORS.kind(status, message), said)
 
 
 def _status(code) -> int | None:
@@ -279,15 +297,3 @@ def classify_close(code: int | None, reason: str) -> ServiceError:
 
 def classify_handshake(status: int) -> ServiceError:
     return frames.handshake_error(status, key_name="SARVAM_API_KEY", settings_hint="the endpoint and the model")
-
-
-_ADVICE = {
-    ErrorKind.AUTH: "check SARVAM_API_KEY",
-    ErrorKind.QUOTA: frames.QUOTA_ADVICE,
-    ErrorKind.INPUT: "check the model, language, speaker and the other settings",
-}
-
-
-def _describe(kind: ErrorKind, status: int | None, message: str) -> str:
-    said = (message or "no message") + (f" (code {status})" if status is not None else "")
-    return frames.describe(kind, said, _ADVICE)
