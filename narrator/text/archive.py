@@ -120,22 +120,6 @@ def _refuse_entities(data: bytes, member: str, name: str) -> None:
                             "(a way to reach other files): remove the declarations or export the EPUB again")
 
 
-def rebuild_stored(archive: zipfile.ZipFile, contents: dict[str, bytes]) -> bytes:
-    """A stored (uncompressed) copy of the archive: the same file names, with
-    `contents` for the named files and every other file empty.
-
-    Readers that call zipfile's unbounded read() (ebooklib reads every
-    manifest item so) get this copy: nothing in it decompresses, and files
-    narrator never looks at (images, fonts, audio) cost nothing.
-    """
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as copy:
-        for member in dict.fromkeys(archive.namelist()):
-            if not member.endswith("/"):
-                copy.writestr(member, contents.get(member, b""))
-    return out.getvalue()
-
-
 def _check_directory(data: bytes, name: str) -> None:
     """Count entries from the end-of-central-directory record, before
     zipfile spends memory on each of them."""

@@ -34,11 +34,16 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 # Subtrees whose text is never read aloud.
 _SKIP = frozenset(
-    ["head", "title", "meta", "link", "script", "style", "noscript", "template", "svg", "math", "img", "picture", "object", "embed", "video", "audio", "iframe", "canvas", "map", "area", "rt", "rp", "button", "select", "textarea", "input"]
+    ["head", "title", "meta", "link", "script", "style", "noscript", "template", "svg", "math", "img",
+     "picture", "object", "embed", "video", "audio", "iframe", "canvas", "map", "area", "rt", "rp", "button",
+     "select", "textarea", "input"]
 )
 # Elements that end the paragraph before them and start a new one.
 _BLOCKS = frozenset(
-    ["address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup", "hr", "html", "legend", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul"]
+    ["address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog",
+     "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup", "hr",
+     "html", "legend", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody",
+     "tfoot", "thead", "tr", "ul"]
 )
 _HEADINGS = {f"h{level}": level for level in range(1, 7)}
 _CELLS = frozenset({"td", "th"})
@@ -147,8 +152,8 @@ def first_element(root: etree._Element, name: str) -> etree._Element | None:
     return next(elements(root, name), None)
 
 
-def body_of(root: etree._Element) -> etree._Element:
-    return first_element(root, "body") if local_name(root) != "body" else root  # type: ignore[return-value]
+def body_of(root: etree._Element) -> etree._Element | None:
+    return root if local_name(root) == "body" else first_element(root, "body")
 
 
 def document_title(root: etree._Element) -> str:

@@ -56,7 +56,8 @@ class Block(NamedTuple):
 def parse_markdown(text: str, name: str) -> Book:
     """Markdown to Book; title from front matter, a title h1, or the file name."""
     found: Counter[str] = Counter()
-    meta, blocks = None, []
+    meta = None
+    blocks: list[Block] = []
     for part in _parts(text):
         tokens = _MD.parse(part)
         if meta is None:
@@ -95,9 +96,11 @@ def _parts(text: str) -> Iterator[str]:
     start, position, fence = 0, 0, None
     for line in text.splitlines(keepends=True):
         opener = _FENCE.match(line)
-        if opener and (fence is None or opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence)):
+        if opener and (fence is None or opener.group(1)[0] == fence[0]
+                       and len(opener.group(1)) >= len(fence)):
             fence = None if fence else opener.group(1)
-        elif fence is None and position - start >= _PART_CHARS and _HEADING.match(line) and "<!--" not in text[start:position]:
+        elif (fence is None and position - start >= _PART_CHARS and _HEADING.match(line)
+              and "<!--" not in text[start:position]):
             yield text[start:position]
             start = position
         position += len(line)

@@ -32,7 +32,8 @@ def plan(book: Book, *, speak_titles: bool = True, max_chars: int | None = None)
     limit = max_chars or segment_size(book)
     segments: list[Segment] = []
     for number, chapter in enumerate(book.chapters):
-        paragraphs = ([spoken_title(chapter.title)] if speak_titles and chapter.title else []) + list(chapter.paragraphs)
+        title = [spoken_title(chapter.title)] if speak_titles and chapter.title else []
+        paragraphs = title + list(chapter.paragraphs)
         groups = _group(paragraphs, limit)
         for i, group in enumerate(groups):
             segments.append(Segment(len(segments), number, tuple(group), ends_chapter=i == len(groups) - 1))

@@ -105,7 +105,8 @@ def _text(value: str) -> str:
     return value if isinstance(value, Raw) else escape(value, quote=False)
 
 
-def xhtml(body: str, *, title: str = BOOK_TITLE, epub3: bool = True, head: str = "", doctype: str | None = None) -> bytes:
+def xhtml(body: str, *, title: str = BOOK_TITLE, epub3: bool = True, head: str = "",
+          doctype: str | None = None) -> bytes:
     """A complete XHTML content document around `body` markup."""
     doctype = doctype if doctype is not None else (_EPUB3_DOCTYPE if epub3 else _EPUB2_DOCTYPE)
     epub_ns = ' xmlns:epub="http://www.idpf.org/2007/ops"' if epub3 else ""
@@ -137,7 +138,8 @@ def chapter_xhtml(title: str, paragraphs: Sequence[str], *, epub3: bool = True, 
             f'<p>The sea wall was older than the town<a{_type("noteref", epub3)} href="#{note}">'
             "<sup>1</sup></a>.</p>"
         )
-        parts.append(f'<aside{_type("footnote", epub3)} role="doc-footnote" id="{note}"><p>{FOOTNOTE}</p></aside>')
+        parts.append(
+            f'<aside{_type("footnote", epub3)} role="doc-footnote" id="{note}"><p>{FOOTNOTE}</p></aside>')
     body = f'<section{_type("bodymatter chapter", epub3)}>\n' + "\n".join(parts) + "\n</section>"
     return xhtml(body, title=book_title, epub3=epub3, head=head, doctype=doctype)
 
@@ -196,10 +198,12 @@ def build_files(
 
 def _opf(chapters, title, authors, illustrators, language, epub2, epub3, nav_in_spine, cover) -> bytes:
     creators = []
-    for number, (name, role) in enumerate([(a, "aut") for a in authors] + [(i, "ill") for i in illustrators], 1):
+    people = [(a, "aut") for a in authors] + [(i, "ill") for i in illustrators]
+    for number, (name, role) in enumerate(people, 1):
         if epub3:
             creators.append(f'<dc:creator id="creator{number}">{_text(name)}</dc:creator>'
-                            f'<meta refines="#creator{number}" property="role" scheme="marc:relators">{role}</meta>')
+                            f'<meta refines="#creator{number}" property="role" scheme="marc:relators">'
+                            f"{role}</meta>")
         else:
             creators.append(f'<dc:creator opf:role="{role}">{_text(name)}</dc:creator>')
     metadata = [
@@ -218,7 +222,8 @@ def _opf(chapters, title, authors, illustrators, language, epub2, epub3, nav_in_
         items.append('<item id="cover" href="Text/cover.xhtml" media-type="application/xhtml+xml"/>')
         spine.append("cover")
     if epub3:
-        items.append('<item id="nav" href="Nav/nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>')
+        items.append(
+            '<item id="nav" href="Nav/nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>')
         if nav_in_spine:
             spine.append("nav")
     if epub2:
@@ -227,19 +232,23 @@ def _opf(chapters, title, authors, illustrators, language, epub2, epub3, nav_in_
     items.append('<item id="copyright" href="Text/copyright.xhtml" media-type="application/xhtml+xml"/>')
     spine += ["contents", "copyright"]
     for number in range(1, len(chapters) + 1):
-        items.append(f'<item id="chapter{number}" href="{chapter_href(number)}" media-type="application/xhtml+xml"/>')
+        items.append(
+            f'<item id="chapter{number}" href="{chapter_href(number)}" media-type="application/xhtml+xml"/>')
         spine.append(f"chapter{number}")
     toc = ' toc="ncx"' if epub2 else ""
     guide = ""
     if epub2:
-        refs = [("toc", "Contents", "Text/contents.xhtml"), ("copyright-page", "Copyright", "Text/copyright.xhtml"),
+        refs = [("toc", "Contents", "Text/contents.xhtml"),
+                ("copyright-page", "Copyright", "Text/copyright.xhtml"),
                 ("text", "Start", chapter_href(1) + "#start")]
         if cover:
             refs.insert(0, ("cover", "Cover", "Text/cover.xhtml"))
-        guide = "<guide>" + "".join(f'<reference type="{t}" title="{n}" href="{h}"/>' for t, n, h in refs) + "</guide>"
+        references = "".join(f'<reference type="{t}" title="{n}" href="{h}"/>' for t, n, h in refs)
+        guide = f"<guide>{references}</guide>"
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
-        f'<package xmlns="http://www.idpf.org/2007/opf" version="{"3.0" if epub3 else "2.0"}" unique-identifier="bookid">\n'
+        f'<package xmlns="http://www.idpf.org/2007/opf" version="{"3.0" if epub3 else "2.0"}" '
+        'unique-identifier="bookid">\n'
         '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:opf="http://www.idpf.org/2007/opf">\n'
         + "\n".join(metadata) + "\n</metadata>\n"
         "<manifest>\n" + "\n".join(items) + "\n</manifest>\n"
@@ -252,7 +261,8 @@ def _nav(labels: Sequence[str], cover: bool) -> bytes:
     links = "".join(
         f'<li><a href="../Text/chapter%20{n}.xhtml#start">{_text(label)}</a></li>'
         for n, label in enumerate(labels, 1))
-    landmarks = [("toc", "Contents", "../Text/contents.xhtml"), ("copyright-page", "Copyright", "../Text/copyright.xhtml"),
+    landmarks = [("toc", "Contents", "../Text/contents.xhtml"),
+                 ("copyright-page", "Copyright", "../Text/copyright.xhtml"),
                  ("bodymatter", "Start", "../Text/chapter%201.xhtml#start")]
     if cover:
         landmarks.insert(0, ("cover", "Cover", "../Text/cover.xhtml"))
@@ -281,6 +291,72 @@ def _ncx(labels: Sequence[str], title: str) -> bytes:
         '<head><meta name="dtb:uid" content="urn:uuid:5f1c2a8e-0000-4000-8000-000000000001"/></head>'
         f"<docTitle><text>{_text(title)}</text></docTitle><navMap>{navpoints}</navMap></ncx>\n"
     ).encode()
+
+
+# --- a book laid out by another producer ----------------------------------
+
+_ELSEWHERE_XML = "<?xml version='1.0' encoding='utf-8'?>\n"
+_ELSEWHERE_HTML = (
+    '<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"{prefix} lang="nl" '
+    'xml:lang="nl">\n  <head>\n    <title>{title}</title>\n  </head>\n  <body>\n{body}\n  </body>\n</html>\n'
+)
+
+
+def elsewhere_files() -> dict[str, bytes]:
+    """The files another Python EPUB library writes for a two-chapter Dutch
+    book, as it lays them out: everything under EPUB/, unencoded spaces in
+    the manifest's hrefs ("part 1.xhtml"), %-encoded ones in the nav and
+    NCX, a nav headed with the book title and listed first in the spine,
+    no epub:type on the pages."""
+    def page(title: str, body: str, prefix: str = "") -> bytes:
+        return (_ELSEWHERE_XML + "<!DOCTYPE html>\n" + _ELSEWHERE_HTML.format(
+            prefix=prefix, title=title, body=body)).encode()
+
+    chapter_prefix = ' epub:prefix="z3998: http://www.daisy.org/z3998/2012/vocab/structure/#"'
+    files: dict[str, bytes] = {"mimetype": b"application/epub+zip"}
+    files["META-INF/container.xml"] = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n'
+        b'<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container" version="1.0">\n  <rootfiles>\n'
+        b'    <rootfile media-type="application/oebps-package+xml" full-path="EPUB/content.opf"/>\n'
+        b"  </rootfiles>\n</container>\n")
+    files["EPUB/content.opf"] = (
+        _ELSEWHERE_XML
+        + '<package xmlns="http://www.idpf.org/2007/opf" unique-identifier="id" version="3.0" '
+        'prefix="rendition: http://www.idpf.org/vocab/rendition/#">\n'
+        '  <metadata xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:opf="http://www.idpf.org/2007/opf">\n'
+        '    <meta property="dcterms:modified">2024-01-01T00:00:00Z</meta>\n'
+        '    <meta name="generator" content="Ebook-lib 0.20.0"/>\n'
+        '    <dc:identifier id="id">id-1</dc:identifier>\n'
+        "    <dc:title>Written Elsewhere</dc:title>\n"
+        "    <dc:language>nl</dc:language>\n"
+        '    <dc:creator id="creator">Dee Vries</dc:creator>\n'
+        "  </metadata>\n  <manifest>\n"
+        '    <item href="part 1.xhtml" id="chapter_0" media-type="application/xhtml+xml"/>\n'
+        '    <item href="part 2.xhtml" id="chapter_1" media-type="application/xhtml+xml"/>\n'
+        '    <item href="toc.ncx" id="ncx" media-type="application/x-dtbncx+xml"/>\n'
+        '    <item href="nav.xhtml" id="nav" media-type="application/xhtml+xml" properties="nav"/>\n'
+        '  </manifest>\n  <spine toc="ncx">\n'
+        '    <itemref idref="nav"/>\n    <itemref idref="chapter_0"/>\n    <itemref idref="chapter_1"/>\n'
+        "  </spine>\n</package>\n").encode()
+    for number, (title, paragraphs) in enumerate(DEFAULT_CHAPTERS[:2], 1):
+        body = f"    <h1>{title}</h1>\n" + "\n".join(f"    <p>{paragraph}</p>" for paragraph in paragraphs)
+        files[f"EPUB/part {number}.xhtml"] = page(title, body, chapter_prefix)
+    points = "\n".join(
+        f'    <navPoint id="l{n}">\n      <navLabel>\n        <text>Nav {n}</text>\n      </navLabel>\n'
+        f'      <content src="part%20{n}.xhtml"/>\n    </navPoint>' for n in (1, 2))
+    files["EPUB/toc.ncx"] = (
+        _ELSEWHERE_XML + '<ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1">\n  <head>\n'
+        '    <meta content="id-1" name="dtb:uid"/>\n    <meta content="0" name="dtb:depth"/>\n'
+        '    <meta content="0" name="dtb:totalPageCount"/>\n'
+        '    <meta content="0" name="dtb:maxPageNumber"/>\n'
+        "  </head>\n  <docTitle>\n    <text>Written Elsewhere</text>\n  </docTitle>\n"
+        f"  <navMap>\n{points}\n  </navMap>\n</ncx>\n").encode()
+    links = "\n".join(
+        f'        <li>\n          <a href="part%20{n}.xhtml">Nav {n}</a>\n        </li>' for n in (1, 2))
+    files["EPUB/nav.xhtml"] = page("Written Elsewhere", (
+        '    <nav epub:type="toc" id="id" role="doc-toc">\n      <h2>Written Elsewhere</h2>\n'
+        f"      <ol>\n{links}\n      </ol>\n    </nav>"))
+    return files
 
 
 def write_files(path: Path, files: dict[str, bytes], stored: Sequence[str] = ()) -> Path:

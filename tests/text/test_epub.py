@@ -9,7 +9,6 @@ import zipfile
 import zlib
 
 import pytest
-from ebooklib import epub
 
 from narrator.errors import DocumentError
 from narrator.text import read_document, select_chapters
@@ -26,6 +25,7 @@ from tests.text.epub_builder import (
     build_files,
     chapter_path,
     chapter_xhtml,
+    elsewhere_files,
     tiny_png,
     with_doctype,
     write_epub,
@@ -143,15 +143,17 @@ class TestVariants:
         def edit(files):
             link = '<li><a href="../Text/chapter%202.xhtml#start">'
             replace_in(files, NAV, link, '<li><a href="../Text/chapter%202.xhtml">Part Two</a></li>' + link)
-            replace_in(files, NAV, "</ol></nav>", '<li><a href="../Text/chapter%202.xhtml#end">Late</a></li></ol></nav>')
+            replace_in(files, NAV, "</ol></nav>",
+                       '<li><a href="../Text/chapter%202.xhtml#end">Late</a></li></ol></nav>')
 
         book = read_document(write_epub(tmp_path / "book.epub", epub2=False, edit=edit))
         assert book.chapters[3].title == "Part Two"
 
     def test_without_nav_entry_title_from_heading_then_chapter_number(self, tmp_path):
         def edit(files):
-            replace_in(files, NAV, '<li><a href="../Text/chapter%202.xhtml#start">A Letter from the Hills</a></li>', "")
-            replace_in(files, NAV, '<li><a href="../Text/chapter%203.xhtml#start">The Road Inland</a></li>', "")
+            for number, title in ((2, "A Letter from the Hills"), (3, "The Road Inland")):
+                link = f'<li><a href="../Text/chapter%20{number}.xhtml#start">{title}</a></li>'
+                replace_in(files, NAV, link, "")
             # Chapter 3 loses its heading too; its <title> is the book's, so it is numbered.
             replace_in(files, chapter_path(3), '<h1 id="start">The Road Inland</h1>', "")
 
@@ -179,7 +181,8 @@ class TestVariants:
                 f'<section epub:type="titlepage"><h1>{BOOK_TITLE}</h1><h2>{AUTHOR}</h2></section>')
             replace_in(files, OPF, "<manifest>", '<manifest>\n<item id="title" href="Text/title.xhtml" '
                        'media-type="application/xhtml+xml"/>')
-            replace_in(files, OPF, '<itemref idref="contents"/>', '<itemref idref="title"/><itemref idref="contents"/>')
+            replace_in(files, OPF, '<itemref idref="contents"/>',
+                       '<itemref idref="title"/><itemref idref="contents"/>')
 
         book = read_document(write_epub(tmp_path / "book.epub", edit=edit))
         # Headings only, so not prose; kept because it is marked, and listed.
@@ -191,6 +194,23 @@ class TestVariants:
         assert listing(book)[0] == ("Contents", "toc")
         assert book.chapters[0].paragraphs[0] == "Contents"  # the nav's first link, not its <h1>
 
+    def test_nav_whose_own_href_is_percent_encoded(self, tmp_path):
+        # The nav's file name holds spaces, so the manifest names it with %-escapes;
+        # its links are relative to the decoded folder.
+        def edit(files):
+            files["OEBPS/Nav Pages/the nav.xhtml"] = files.pop(NAV)
+            replace_in(files, OPF, 'href="Nav/nav.xhtml"', 'href="Nav%20Pages/the%20nav.xhtml"')
+            replace_in(files, "OEBPS/Text/copyright.xhtml", ' epub:type="frontmatter copyright-page"', "")
+
+        labels = [f"Nav {n}" for n in range(1, 5)]
+        path = write_epub(tmp_path / "book.epub", epub2=False, nav_labels=labels, nav_in_spine=True,
+                          edit=edit)
+        book = read_document(path)
+        # The nav itself is the contents; the copyright page is known by the nav's landmarks only.
+        assert listing(book) == [
+            ("Contents", "toc"), ("Contents", "toc"), ("Copyright", "copyright-page")] + [
+            (label, None) for label in labels]
+
     def test_cover_page_with_a_caption_is_marked_cover(self, tmp_path):
         def edit(files):
             # Nothing says "cover" but the image the page shows.
@@ -199,7 +219,8 @@ class TestVariants:
             replace_in(files, NAV, '<li><a epub:type="cover" href="../Text/cover.xhtml">Cover</a></li>', "")
 
         book = read_document(write_epub(tmp_path / "book.epub", epub2=False, edit=edit))
-        assert (book.chapters[0].matter, book.chapters[0].paragraphs) == ("cover", ("Illustrated by Kit Vale",))
+        assert (book.chapters[0].matter, book.chapters[0].paragraphs) == (
+            "cover", ("Illustrated by Kit Vale",))
 
     def test_non_linear_spine_item_is_marked(self, tmp_path):
         def edit(files):
@@ -222,28 +243,12 @@ class TestVariants:
 
         assert read_document(write_epub(tmp_path / "my_lost-book.epub", edit=edit)).title == "My Lost Book"
 
-    def test_a_book_written_by_ebooklib(self, tmp_path):
-        # An independent producer: ebooklib's own writer, unencoded space in a name.
-        book = epub.EpubBook()
-        book.set_identifier("id-1")
-        book.set_title("Written Elsewhere")
-        book.set_language("nl")
-        book.add_author("Dee Vries")
-        chapters = []
-        for number, (title, paragraphs) in enumerate(DEFAULT_CHAPTERS[:2], 1):
-            item = epub.EpubHtml(title=title, file_name=f"part {number}.xhtml", lang="nl")
-            item.content = f"<h1>{title}</h1>" + "".join(f"<p>{p}</p>" for p in paragraphs)
-            book.add_item(item)
-            chapters.append(item)
-        book.toc = [epub.Link(f"part%20{n}.xhtml", f"Nav {n}", f"l{n}") for n in (1, 2)]
-        book.add_item(epub.EpubNcx())
-        book.add_item(epub.EpubNav())
-        book.spine = ["nav", *chapters]
-        path = tmp_path / "elsewhere.epub"
-        epub.write_epub(str(path), book)
+    def test_a_book_laid_out_by_another_producer(self, tmp_path):
+        # An independent producer's layout (another library's writer), unencoded space in a name.
+        path = write_files(tmp_path / "elsewhere.epub", elsewhere_files())
         read = read_document(path)
         assert (read.title, read.author, read.language) == ("Written Elsewhere", "Dee Vries", "nl")
-        # ebooklib heads its nav page with the book title.
+        # That producer heads its nav page with the book title.
         assert listing(read) == [("Written Elsewhere", "toc"), ("Nav 1", None), ("Nav 2", None)]
         # "Nav 2" does not repeat the document's heading, so the heading is spoken.
         title, paragraphs = DEFAULT_CHAPTERS[1]
@@ -349,14 +354,15 @@ class TestZipLimits:
     def test_one_entry_with_an_absurd_ratio(self, tmp_path):
         path = write_zip_bomb(tmp_path / "book.epub", chapter_path(2), 64)
         message = error_of(path)
-        assert re.fullmatch(r"book\.epub: refused: OEBPS/Text/chapter 2\.xhtml expands [\d,]+ times .*zip bomb",
-                            message)
+        assert re.fullmatch(
+            r"book\.epub: refused: OEBPS/Text/chapter 2\.xhtml expands [\d,]+ times .*zip bomb", message)
 
     def test_too_many_entries(self, tmp_path):
         files = build_files()
         files.update({f"OEBPS/junk/{n}.txt": b"" for n in range(MAX_ENTRIES)})
         message = error_of(write_files(tmp_path / "book.epub", files))
-        assert message.startswith("book.epub: refused: the archive claims 10,0") and "at most 10,000" in message
+        assert message.startswith("book.epub: refused: the archive claims 10,0")
+        assert "at most 10,000" in message
 
     def test_a_lying_header_cannot_make_reading_hold_more_than_it_declares(self, tmp_path):
         # Declares 1,000 bytes (with their true CRC) but holds 1 GiB of zeros:
@@ -371,7 +377,8 @@ class TestZipLimits:
     def test_a_lying_header_with_a_wrong_crc_is_damage(self, tmp_path):
         path = write_zip_bomb(tmp_path / "book.epub", chapter_path(2), 16, declared=1000)
         message = error_of(path)
-        assert message.startswith("book.epub: OEBPS/Text/chapter 2.xhtml is damaged in the archive (Bad CRC-32")
+        assert message.startswith(
+            "book.epub: OEBPS/Text/chapter 2.xhtml is damaged in the archive (Bad CRC-32")
 
     def test_other_compression_methods_are_refused(self, tmp_path):
         path = tmp_path / "book.epub"
@@ -479,7 +486,8 @@ class TestBroken:
     def test_only_matter_is_left_to_select_chapters(self, tmp_path):
         book = read_document(write_epub(tmp_path / "book.epub", chapters=[("Plates", [])], extras=False))
         assert [c.matter for c in book.chapters] == ["toc", "copyright-page"]
-        with pytest.raises(DocumentError, match=r"every chapter is front or back matter \(copyright-page, toc\)"):
+        with pytest.raises(DocumentError,
+                           match=r"every chapter is front or back matter \(copyright-page, toc\)"):
             select_chapters(book, None)
 
     def test_raw_markup_in_builder_is_real_markup(self, tmp_path):

@@ -34,7 +34,8 @@ class TestStructure:
             "<h1>One</h1><p>First words.</p><h2>Two</h2><p>Second words.</p>"
             "<h1>Three</h1><p>Third words.</p>"), "doc.html")
         assert [c.title for c in book.chapters] == ["One", "Two", "Three"]
-        assert [c.paragraphs for c in book.chapters] == [("First words.",), ("Second words.",), ("Third words.",)]
+        assert [c.paragraphs for c in book.chapters] == [
+            ("First words.",), ("Second words.",), ("Third words.",)]
 
     def test_title_author_language(self):
         book = parse_html(page("<h1>Ch</h1><p>Text here.</p>",
@@ -72,8 +73,9 @@ class TestParagraphs:
                                     "Its meaning.", "Direct div text.", "Nested para.", "Tail text."]
 
     def test_whitespace_collapsed_br_is_a_space_inline_tags_join(self):
-        book = parse_html(page("<p>  Line one<br>line\n\n two<br/>and <em>emph</em><span>asis</span>.\u00a0End </p>"),
-                          "doc.html")
+        book = parse_html(page(
+            "<p>  Line one<br>line\n\n two<br/>and <em>emph</em><span>asis</span>.\u00a0End </p>"),
+            "doc.html")
         assert paragraphs(book) == ["Line one line two and emphasis. End"]
 
     def test_minor_headings_are_their_own_paragraphs(self):
@@ -86,8 +88,8 @@ class TestParagraphs:
         assert [c.title for c in book.chapters] == ["Full"]
 
     def test_table_rows_are_read_cell_by_cell(self):
-        book = parse_html(page("<table><tr><th>Name</th><th>Age</th></tr><tr><td>Ann</td><td>7</td></tr></table>"),
-                          "doc.html")
+        book = parse_html(page(
+            "<table><tr><th>Name</th><th>Age</th></tr><tr><td>Ann</td><td>7</td></tr></table>"), "doc.html")
         assert paragraphs(book) == ["Name, Age", "Ann, 7"]
 
     def test_wordless_paragraphs_are_dropped(self):
@@ -136,7 +138,8 @@ class TestNeverSpoken:
         assert paragraphs(book) == ["The wall stood.", "The gate, then the road."]
 
     def test_a_superscript_that_is_not_a_note_is_spoken(self):
-        book = parse_html(page("<p>Area is 4 m<sup>2</sup> and <a href='#map'>the map</a> is here.</p>"), "doc.html")
+        book = parse_html(page("<p>Area is 4 m<sup>2</sup> and <a href='#map'>the map</a> is here.</p>"),
+                          "doc.html")
         assert paragraphs(book) == ["Area is 4 m2 and the map is here."]
 
     def test_html_nav_menus_are_skipped(self):
@@ -164,7 +167,8 @@ class TestXhtml:
         assert paragraphs(parse_xhtml(text, "a.xhtml")) == ["One two\u2014three & four"]
 
     def test_malformed_xhtml_falls_back_to_html(self):
-        text = '<html xmlns="http://www.w3.org/1999/xhtml"><body><p>Open para<br><p>Second & third</body></html>'
+        text = ('<html xmlns="http://www.w3.org/1999/xhtml">'
+                "<body><p>Open para<br><p>Second & third</body></html>")
         assert paragraphs(parse_xhtml(text, "a.xhtml")) == ["Open para", "Second & third"]
 
     def test_self_closing_elements_do_not_swallow_text(self):

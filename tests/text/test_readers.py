@@ -517,7 +517,8 @@ class TestReadDocument:
         with pytest.raises(DocumentError) as info:
             read_document(tmp_path / "book.docx")
         assert str(info.value) == (
-            "book.docx: unsupported document type ('.docx'); supported: .txt, .text, .md, .markdown, .html, .htm, .xhtml, .epub"
+            "book.docx: unsupported document type ('.docx'); "
+            "supported: .txt, .text, .md, .markdown, .html, .htm, .xhtml, .epub"
         )
 
     def test_no_suffix(self, tmp_path):

@@ -32,7 +32,8 @@ def test_spoken_title_gets_a_stop_only_when_it_has_none():
 
 def test_cuts_depend_neither_on_concurrency_nor_on_an_edit_elsewhere():
     # A segment's text is its cache key: one edited paragraph must change one segment.
-    chapters = [(f"Chapter {c}", [f"Paragraph {c}.{i} " + "word " * (20 + (i * 7) % 60) for i in range(40)]) for c in range(3)]
+    chapters = [(f"Chapter {c}", [f"Paragraph {c}.{i} " + "word " * (20 + (i * 7) % 60) for i in range(40)])
+                for c in range(3)]
     before = [s.text for s in plan(book(*chapters))]
     edited = [(title, list(paras)) for title, paras in chapters]
     edited[1][1][17] = edited[1][1][17].replace("word", "verb", 1)
