@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from narrator import problems
 from narrator.protocol import frames
+from narrator.protocol.chunking import Chunker, Piece
 from narrator.protocol.elevenlabs import (
     DEFAULT_SCHEDULE,
     LANGUAGE_CODE,
@@ -25,12 +27,12 @@ from narrator.protocol.elevenlabs import (
 
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 _SPACE = re.compile(r"\s+")
+_SENTENCE_REACH = 120  # how far past the schedule's size a sentence end is waited for
 
 
 @dataclass(frozen=True)
-class Generate:
-    text: str
-    starts_stream: bool = False  # the first generation after the start or a flush
+class Generate(Piece):
+    """Text to generate; it starts a stream after the start or a flush."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,16 @@ class EndOfInput:
     pass
 
 
+Action = Generate | Reject | EndOfInput
+
+
 def _invalid(message: str) -> Reject:
     return Reject("invalid_input_message", message)
 
 
 # Query parameters judged here, each with its test and the rule a failure
 # states. output_format and inactivity_timeout are judged where they are used.
-_QUERY_RULES = {
+_QUERY_RULES: dict[str, tuple[Callable[[str], bool], str]] = {
     "seed": (
         lambda v: re.fullmatch(r"[0-9]+", v) is not None and SEED_RANGE[0] <= int(v) <= SEED_RANGE[1],
         f"seed must be an integer between {SEED_RANGE[0]} and {SEED_RANGE[1]}",
@@ -63,7 +68,10 @@ _QUERY_RULES = {
         f"apply_text_normalization must be one of {', '.join(TEXT_NORMALIZATION)}",
     ),
     # Some SDKs send Python's True/False: booleans are read case-insensitively.
-    "enable_ssml_parsing": (lambda v: v.lower() in ("true", "false"), "enable_ssml_parsing must be true or false"),
+    "enable_ssml_parsing": (
+        lambda v: v.lower() in ("true", "false"),
+        "enable_ssml_parsing must be true or false",
+    ),
     "language_code": (
         lambda v: LANGUAGE_CODE.match(v.lower()) is not None,
         "language_code must be an ISO 639-1 language code such as en",
@@ -83,23 +91,25 @@ def check_query(query: dict[str, str]) -> Reject | None:
 class StreamInput:
     """One connection's buffer and settings."""
 
-    def __init__(self, *, required_key: str | None = None, header_key: str | None = None):
+    def __init__(self, *, required_key: str | None = None, header_key: str | None = None) -> None:
         self._required_key = required_key
         self._header_key = header_key
         self._started = False
-        self._voice_settings: dict | None = None
-        self._schedule = DEFAULT_SCHEDULE
-        self._generations = 0
-        self._buffer = ""
+        self._voice_settings: dict[str, object] | None = None
+        self._schedule: tuple[int, ...] = DEFAULT_SCHEDULE
+        self._chunker = Chunker()
         self.ended = False
 
     @property
-    def voice_settings(self) -> dict:
-        return self._voice_settings or {}
+    def speed(self) -> float:
+        """The speaking rate the first message's voice_settings gave (checked in range), else 1."""
+        speed = (self._voice_settings or {}).get("speed")
+        return float(speed) if isinstance(speed, (int, float)) else 1.0
 
-    def receive(self, raw: str | bytes) -> list:
-        message = _load(raw)
-        if message is None:
+    def receive(self, raw: str | bytes) -> list[Action]:
+        message = frames.json_object(raw)
+        text = None if message is None else message.get("text")
+        if message is None or not isinstance(text, str):
             return [_invalid("Invalid message: expected a JSON object with a 'text' field")]
         if not self._started:
             rejected = self._start(message)
@@ -112,64 +122,42 @@ class StreamInput:
             return [schedule]
         if schedule:
             self._schedule = schedule
-        text = message["text"]
         if text == "":
             self.ended = True
-            return self._take(everything=True) + [EndOfInput()]
-        self._buffer += text
-        return self._take(everything=bool(message.get("flush")))
+            return [*self._take(flush=True), EndOfInput()]
+        self._chunker.add(text)
+        return self._take(flush=bool(message.get("flush")))
 
-    def _start(self, message: dict) -> Reject | None:
+    def _start(self, message: dict[str, object]) -> Reject | None:
         self._started = True
         if self._required_key is not None and _supplied_key(message, self._header_key) != self._required_key:
             return Reject("invalid_api_key", "Invalid API key")
         settings = message.get("voice_settings")
-        rejected = _check_voice_settings(settings) or _check_locators(message.get("pronunciation_dictionary_locators"))
+        locators = message.get("pronunciation_dictionary_locators")
+        rejected = _check_voice_settings(settings) or _check_locators(locators)
         if rejected:
             return rejected
-        self._voice_settings = settings
+        self._voice_settings = settings if isinstance(settings, dict) else None  # None or a dict, as checked
         return None
 
-    def _take(self, *, everything: bool) -> list:
-        """Cut the buffer into generations: each at least the schedule's
-        current size, ending at a sentence end or else a space after it."""
-        out = []
-        # Leading whitespace (the opening " ", keep-alives) is not spoken; dropping
-        # it makes a segment's generations the same on a fresh or a reused connection.
-        self._buffer = self._buffer.lstrip()
-        while self._buffer:
-            size = self._schedule[min(self._generations, len(self._schedule) - 1)]
-            cut = _cut_point(self._buffer, size)
-            if cut is None:
-                if not everything:
-                    break
-                cut = len(self._buffer)
-            piece, self._buffer = self._buffer[:cut], self._buffer[cut:].lstrip()
-            out.append(Generate(piece, starts_stream=self._generations == 0))
-            self._generations += 1
-        if everything:
-            # A flush starts the schedule again, so a segment sent after a flush
-            # is cut the same way whatever the connection did before.
-            self._buffer, self._generations = "", 0
-        return out
+    def _take(self, *, flush: bool) -> list[Action]:
+        pieces = self._chunker.take(self._cut, flush=flush)
+        return [Generate(piece.text, piece.starts_stream) for piece in pieces]
+
+    def _cut(self, buffer: str, pieces: int, _flush: bool) -> int | None:
+        """Each generation is at least the schedule's current size, and ends
+        at a sentence end or else a space after it."""
+        size = self._schedule[min(pieces, len(self._schedule) - 1)]
+        if len(buffer) < size:
+            return None
+        sentence = _SENTENCE_END.search(buffer, size - 1)
+        if sentence and sentence.end() <= size + _SENTENCE_REACH:
+            return sentence.end()
+        space = _SPACE.search(buffer, size - 1)
+        return space.end() if space else None
 
 
-def _cut_point(buffer: str, size: int) -> int | None:
-    if len(buffer) < size:
-        return None
-    sentence = _SENTENCE_END.search(buffer, size - 1)
-    if sentence and sentence.end() <= size + 120:
-        return sentence.end()
-    space = _SPACE.search(buffer, size - 1)
-    return space.end() if space else None
-
-
-def _load(raw: str | bytes) -> dict | None:
-    message = frames.json_object(raw)
-    return message if message is not None and isinstance(message.get("text"), str) else None
-
-
-def _supplied_key(message: dict, header_key: str | None) -> str | None:
+def _supplied_key(message: dict[str, object], header_key: str | None) -> str | None:
     if header_key:
         return header_key
     for name in ("xi_api_key", "xi-api-key"):
@@ -181,7 +169,7 @@ def _supplied_key(message: dict, header_key: str | None) -> str | None:
     return None
 
 
-def _check_voice_settings(settings) -> Reject | None:
+def _check_voice_settings(settings: object) -> Reject | None:
     if settings is None:
         return None
     if not isinstance(settings, dict):
@@ -189,14 +177,15 @@ def _check_voice_settings(settings) -> Reject | None:
     for name, (low, high) in VOICE_SETTING_RANGES.items():
         value = settings.get(name)
         if value is not None and not (problems.is_number(value) and low <= value <= high):
-            return _invalid(f"voice_settings.{name} must be a number between {low} and {high} (got {value!r})")
+            rule = f"voice_settings.{name} must be a number between {low} and {high}"
+            return _invalid(f"{rule} (got {value!r})")
     boost = settings.get("use_speaker_boost")
     if boost is not None and not isinstance(boost, bool):
         return _invalid(f"voice_settings.use_speaker_boost must be true or false (got {boost!r})")
     return None
 
 
-def _check_locators(locators) -> Reject | None:
+def _check_locators(locators: object) -> Reject | None:
     """Accepted and checked, not applied: the embedded engine has no dictionaries."""
     if locators is None:
         return None
@@ -208,15 +197,16 @@ def _check_locators(locators) -> Reject | None:
     )
 
 
-def _is_locator(locator) -> bool:
+def _is_locator(locator: object) -> bool:
     # version_id may be left out: the service then uses the dictionary's latest version.
     if not isinstance(locator, dict):
         return False
     version = locator.get("version_id")
-    return isinstance(locator.get("pronunciation_dictionary_id"), str) and (version is None or isinstance(version, str))
+    named = isinstance(locator.get("pronunciation_dictionary_id"), str)
+    return named and (version is None or isinstance(version, str))
 
 
-def _schedule(config) -> tuple[int, ...] | Reject | None:
+def _schedule(config: object) -> tuple[int, ...] | Reject | None:
     if not config:
         return None
     schedule = config.get("chunk_length_schedule") if isinstance(config, dict) else None

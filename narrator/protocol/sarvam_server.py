@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from narrator.errors import ConfigError
 from narrator.protocol import frames
+from narrator.protocol.chunking import Chunker, Cut, Piece
 from narrator.protocol.sarvam import (
     CODECS,
     LANGUAGES,
@@ -41,9 +42,9 @@ _WIRE_NAMES = {setting: wire for wire, setting in _FIELDS.items()}
 
 
 @dataclass(frozen=True)
-class Generate:
-    text: str
-    starts_stream: bool  # the first generation after the start, a flush or a new config
+class Generate(Piece):
+    """Text to generate; it starts a stream after the start, a flush or a new config."""
+
     settings: SarvamSettings  # the config in force when the text came: a later one must not change it
 
 
@@ -64,6 +65,9 @@ class Query:
     completion_event: bool
 
 
+Action = Generate | Completed | Error
+
+
 def read_query(query: dict[str, str]) -> Query | Error:
     model = query.get("model", DEFAULT_MODEL)
     if model not in MODELS:
@@ -75,13 +79,12 @@ def read_query(query: dict[str, str]) -> Query | Error:
 class SarvamWs:
     """One connection's config and text buffer."""
 
-    def __init__(self, model: str = DEFAULT_MODEL):
+    def __init__(self, model: str = DEFAULT_MODEL) -> None:
         self._model = model
         self._settings: SarvamSettings | None = None
-        self._buffer = ""
-        self._starts_stream = True
+        self._chunker = Chunker()
 
-    def receive(self, raw: str | bytes) -> list:
+    def receive(self, raw: str | bytes) -> list[Action]:
         message = frames.json_object(raw)
         if message is None:
             return [Error(NOT_A_DICTIONARY)]
@@ -92,53 +95,52 @@ class SarvamWs:
             return self._configure(message.get("data"))
         if kind not in ("text", "flush"):
             return [Error(f"unknown message type {kind!r}: send config, text, flush or ping")]
-        if self._settings is None:
+        settings = self._settings
+        if settings is None:
             return [Error("send a config message first: it sets the language and the voice")]
         if kind == "flush":
-            return self._take(everything=True) + [Completed()]
-        return self._text(message.get("data"))
+            return [*self._take(settings, flush=True), Completed()]
+        return self._text(message.get("data"), settings)
 
-    def _configure(self, data) -> list:
+    def _configure(self, data: object) -> list[Action]:
         settings = _settings(data, self._model)
         if isinstance(settings, Error):
             return [settings]
         # A new config applies to what comes after it: the buffer is generated first.
-        out = self._take(everything=True) if self._settings else []
+        out = self._take(self._settings, flush=True) if self._settings else []
         self._settings = settings
         return out
 
-    def _text(self, data) -> list:
+    def _text(self, data: object, settings: SarvamSettings) -> list[Action]:
         text = data.get("text") if isinstance(data, dict) else None
         if not isinstance(text, str) or not 1 <= len(text) <= TEXT_LIMIT:
             given = f"{len(text)} characters" if isinstance(text, str) else repr(text)
             return [Error(f"text must be 1 to {TEXT_LIMIT} characters (got {given})")]
-        self._buffer += text
-        return self._take(everything=False)
+        self._chunker.add(text)
+        return self._take(settings, flush=False)
 
-    def _take(self, *, everything: bool) -> list:
-        """Generations for the buffer: once it holds min_buffer_size
-        characters, each ends at a sentence end within max_chunk_length (or
-        else at a space), and what has no sentence end yet waits for more."""
-        out = []
-        # Leading whitespace is not spoken, and a generation of nothing else is never made.
-        self._buffer = self._buffer.lstrip()
-        while cut := self._cut(everything):
-            out.append(Generate(self._buffer[:cut], self._starts_stream, self._settings))
-            self._buffer, self._starts_stream = self._buffer[cut:].lstrip(), False
-        if everything:
-            self._buffer, self._starts_stream = "", True
-        return out
+    def _take(self, settings: SarvamSettings, *, flush: bool) -> list[Action]:
+        pieces = self._chunker.take(_cut(settings), flush=flush)
+        return [Generate(piece.text, piece.starts_stream, settings) for piece in pieces]
 
-    def _cut(self, everything: bool) -> int | None:
-        buffer, size = self._buffer, self._settings.max_chunk_length
-        if not buffer or (not everything and len(buffer) < self._settings.min_buffer_size):
+
+def _cut(settings: SarvamSettings) -> Cut:
+    """Once the buffer holds min_buffer_size characters, each generation
+    ends at a sentence end within max_chunk_length (or else at a space),
+    and what has no sentence end yet waits for more."""
+
+    def cut(buffer: str, _pieces: int, flush: bool) -> int | None:
+        size = settings.max_chunk_length
+        if not flush and len(buffer) < settings.min_buffer_size:
             return None
         if len(buffer) > size:
             return cut_point(buffer, size, size)
-        return len(buffer) if everything else last_sentence_end(buffer, len(buffer))
+        return len(buffer) if flush else last_sentence_end(buffer, len(buffer))
+
+    return cut
 
 
-def _settings(data, model: str) -> SarvamSettings | Error:
+def _settings(data: object, model: str) -> SarvamSettings | Error:
     """A config message's data as settings, judged as the service would:
     what is left out (or null) takes its default, what is unknown to the
     embedded engine (dict_id, temperature) is accepted and not applied."""
@@ -157,7 +159,7 @@ def _settings(data, model: str) -> SarvamSettings | Error:
     return _codec_problem(data.get("output_audio_codec") or SERVED_CODEC) or settings
 
 
-def _codec_problem(codec) -> Error | None:
+def _codec_problem(codec: object) -> Error | None:
     if codec not in CODECS:
         return Error(f"output_audio_codec {codec!r} is not one of {', '.join(CODECS)}")
     if codec != SERVED_CODEC:

@@ -54,7 +54,8 @@ def test_wrong_key_is_rejected_with_the_documented_error():
     state = StreamInput(required_key="right")
     (reject,) = send(state, text=" ", xi_api_key="wrong")
     assert isinstance(reject, Reject)
-    assert json.loads(reject.frame()) == {"message": "Invalid API key", "error": "invalid_api_key", "code": 1008}
+    frame = {"message": "Invalid API key", "error": "invalid_api_key", "code": 1008}
+    assert json.loads(reject.frame()) == frame
 
 
 def test_key_in_header_first_message_or_authorization():
@@ -97,7 +98,8 @@ def test_the_first_generation_after_a_flush_starts_a_stream():
 @pytest.mark.parametrize("query", [
     {},
     {"seed": "0", "apply_text_normalization": "auto", "enable_ssml_parsing": "false", "language_code": "en"},
-    {"seed": "4294967295", "apply_text_normalization": "off", "enable_ssml_parsing": "True", "language_code": "FIL"},
+    {"seed": "4294967295", "apply_text_normalization": "off", "enable_ssml_parsing": "True",
+     "language_code": "FIL"},
     {"output_format": "mp3_8000_8", "inactivity_timeout": "999"},  # judged where they are used
 ])
 def test_good_query_parameters_pass(query):
@@ -165,4 +167,5 @@ def test_pronunciation_dictionaries_are_accepted_in_the_first_message():
 ])
 def test_malformed_pronunciation_dictionaries_are_rejected(locators):
     (reject,) = first(pronunciation_dictionary_locators=locators)
-    assert reject.error == "invalid_input_message" and reject.message.startswith("pronunciation_dictionary_locators")
+    assert reject.error == "invalid_input_message"
+    assert reject.message.startswith("pronunciation_dictionary_locators")

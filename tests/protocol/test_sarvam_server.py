@@ -16,8 +16,8 @@ from narrator.protocol.sarvam_server import (
     SarvamWs,
     read_query,
 )
-from narrator.server.app import SARVAM_VOICES
 from narrator.server.engine.espeak import Espeak
+from narrator.server.sarvam_conversation import SARVAM_VOICES
 
 CONFIG = {"language_code": "en-IN", "speaker": "anushka"}
 
@@ -45,7 +45,8 @@ def test_config_comes_first():
     state = SarvamWs()
     assert send(state, "ping") == []  # a keep-alive is fine before anything
     for kind, data in (("text", {"text": "Hello"}), ("flush", None)):
-        assert errors(send(state, kind, data)) == [("send a config message first: it sets the language and the voice", 422)]
+        said = "send a config message first: it sets the language and the voice"
+        assert errors(send(state, kind, data)) == [(said, 422)]
 
 
 @pytest.mark.parametrize("name", ["language_code", "target_language_code"])
@@ -59,7 +60,8 @@ def test_the_language_under_either_name(name):
 def test_the_sdks_config_with_nulls_takes_the_defaults():
     """The SDK sends dict_id: null, and leaves out what it was not given."""
     state = SarvamWs("bulbul:v2")
-    assert send(state, "config", {"language_code": "en-IN", "speaker": "anushka", "pitch": None, "dict_id": None}) == []
+    config = {"language_code": "en-IN", "speaker": "anushka", "pitch": None, "dict_id": None}
+    assert send(state, "config", config) == []
     (generate, _) = send(state, "text", {"text": "Hello"}) + send(state, "flush")
     assert generate.settings == SarvamSettings()
 
@@ -97,10 +99,13 @@ def test_a_bad_config_mid_stream_keeps_the_old_one_and_the_buffer():
     send(state, "text", {"text": "Kept in the buffer"})
     assert errors(send(state, "config", CONFIG | {"pace": 99}))
     (generate, done) = send(state, "flush")
-    assert generate.text == "Kept in the buffer" and generate.settings == SarvamSettings() and done == Completed()
+    assert generate.text == "Kept in the buffer" and generate.settings == SarvamSettings()
+    assert done == Completed()
 
 
-@pytest.mark.parametrize("text, ok", [("", False), ("x", True), ("x" * 2500, True), ("x" * 2501, False), (None, False)])
+@pytest.mark.parametrize("text, ok", [
+    ("", False), ("x", True), ("x" * 2500, True), ("x" * 2501, False), (None, False),
+])
 def test_text_is_1_to_2500_characters(text, ok):
     actions = send(configured(), "text", {"text": text})
     if ok:
@@ -118,7 +123,8 @@ def test_text_waits_for_min_buffer_size_then_goes_by_sentences():
     assert out[0].starts_stream
     assert send(state, "text", {"text": " that ends now. "}) == []  # 26 characters: under the minimum again
     out = send(state, "text", {"text": "The minimum is passed once more. Tail"})
-    assert texts(out) == ["And a half that ends now. The minimum is passed once more. "] and not out[0].starts_stream
+    assert texts(out) == ["And a half that ends now. The minimum is passed once more. "]
+    assert not out[0].starts_stream
 
 
 def test_a_long_buffer_is_cut_within_max_chunk_length():
@@ -156,7 +162,8 @@ def test_a_new_config_generates_the_buffer_with_the_old_one_first():
 
 def test_unknown_and_unreadable_messages_get_a_422():
     state = configured()
-    assert errors(send(state, "speak", {"text": "x"})) == [("unknown message type 'speak': send config, text, flush or ping", 422)]
+    said = "unknown message type 'speak': send config, text, flush or ping"
+    assert errors(send(state, "speak", {"text": "x"})) == [(said, 422)]
     for raw in ("not json", "[1, 2]", json.dumps({"type": "config", "data": [1]})):
         assert errors(state.receive(raw)) == [(NOT_A_DICTIONARY, 422)]
     assert send(state, "ping") == []

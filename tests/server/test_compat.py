@@ -36,8 +36,11 @@ def self_signed_certificate(folder):
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -77,7 +80,8 @@ def test_official_sdk_convert_realtime(served, monkeypatch):
         yield "upon the vast rolling fields. "
         yield "Silently, the brook went on."
 
-    audio = b"".join(client.text_to_speech.convert_realtime(voice_id="en-us", text=text(), model_id="eleven_flash_v2_5"))
+    model = "eleven_flash_v2_5"
+    audio = b"".join(client.text_to_speech.convert_realtime(voice_id="en-us", text=text(), model_id=model))
     decoded = miniaudio.mp3_read_s16(audio)
     assert decoded.sample_rate == 44100 and decoded.num_frames / decoded.sample_rate > 3
     process.send_signal(signal.SIGINT)
@@ -154,12 +158,16 @@ def test_wrong_path_is_refused_at_the_handshake():
 
 def test_silence_past_the_inactivity_timeout_closes_1008():
     async def main():
-        async with EmbeddedServer() as server:
-            async with websockets.connect(f"{server.url}/v1/text-to-speech/en-us/stream-input?inactivity_timeout=1") as ws:
-                await ws.send(json.dumps({"text": " "}))
-                with pytest.raises(websockets.exceptions.ConnectionClosed) as caught:
-                    await asyncio.wait_for(ws.recv(), 5)
-                return caught.value.rcvd
+        async with (
+            EmbeddedServer() as server,
+            websockets.connect(
+                f"{server.url}/v1/text-to-speech/en-us/stream-input?inactivity_timeout=1"
+            ) as ws,
+        ):
+            await ws.send(json.dumps({"text": " "}))
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as caught:
+                await asyncio.wait_for(ws.recv(), 5)
+            return caught.value.rcvd
 
     closed = asyncio.run(main())
     assert closed.code == 1008 and "timeout of 1 seconds" in closed.reason

@@ -38,7 +38,9 @@ def test_no_spec_never_misbehaves():
     assert {plan.at_request(t) for t in TEXTS} == {None} and plan.charge(10**9) is None
 
 
-@pytest.mark.parametrize("spec", ["drop=2", "explode=0.1", "drop", "seed=x", "drop=0.6,stall=0.6", "quota=-1", "quota=1.5"])
+@pytest.mark.parametrize("spec", [
+    "drop=2", "explode=0.1", "drop", "seed=x", "drop=0.6,stall=0.6", "quota=-1", "quota=1.5",
+])
 def test_bad_specs_say_what_is_allowed(spec):
     with pytest.raises(ConfigError, match="--faults"):
         parse_faults(spec)

@@ -28,7 +28,8 @@ def sdk_client(server: EmbeddedServer, key: str = KEY):
     from sarvamai import AsyncSarvamAI
     from sarvamai.environment import SarvamAIEnvironment
 
-    environment = SarvamAIEnvironment(base="http://127.0.0.1:1", creative="http://127.0.0.1:1", production=server.url)
+    nowhere = "http://127.0.0.1:1"
+    environment = SarvamAIEnvironment(base=nowhere, creative=nowhere, production=server.url)
     return AsyncSarvamAI(api_subscription_key=key, environment=environment)
 
 
@@ -43,7 +44,8 @@ def test_official_sdk_streams_until_the_completion_event():
     async def main():
         async with EmbeddedServer(api_key=KEY) as server:
             client = sdk_client(server)
-            async with client.text_to_speech_streaming.connect(model="bulbul:v2", send_completion_event=True) as ws:
+            streaming = client.text_to_speech_streaming
+            async with streaming.connect(model="bulbul:v2", send_completion_event=True) as ws:
                 await ws.configure(target_language_code="en-IN", speaker="anushka")
                 await ws.convert(TEXT)
                 await ws.flush()
@@ -70,7 +72,8 @@ def test_the_guides_config_over_raw_websockets():
     0.8 is outside the documented -0.75 to 0.75 and gets a 422 that says so;
     within range, the same config speaks."""
     guide = {"speaker": "anushka", "target_language_code": "en-IN", "pitch": 0.8, "pace": 2,
-             "min_buffer_size": 50, "max_chunk_length": 200, "output_audio_codec": "mp3", "output_audio_bitrate": "128k"}
+             "min_buffer_size": 50, "max_chunk_length": 200, "output_audio_codec": "mp3",
+             "output_audio_bitrate": "128k"}
 
     async def main():
         async with EmbeddedServer(api_key=KEY) as server:
@@ -88,7 +91,8 @@ def test_the_guides_config_over_raw_websockets():
 
     refused, frames = run(main())
     assert refused["type"] == "error" and refused["data"]["code"] == 422
-    assert refused["data"]["message"].startswith("pitch 0.8 is out of range") and refused["data"]["request_id"]
+    assert refused["data"]["message"].startswith("pitch 0.8 is out of range")
+    assert refused["data"]["request_id"]
     assert {f["type"] for f in frames[:-1]} == {"audio"} and frames[-1]["data"]["event_type"] == "final"
     fast = duration(b"".join(base64.b64decode(f["data"]["audio"]) for f in frames[:-1]))
     assert 2 < fast < 8, fast  # pace 2: about half of the plain run's length
@@ -98,9 +102,11 @@ def test_a_wrong_key_is_the_sdks_401():
     from sarvamai.core.api_error import ApiError
 
     async def main():
-        async with EmbeddedServer(api_key=KEY) as server:
-            async with sdk_client(server, "wrong").text_to_speech_streaming.connect(model="bulbul:v2"):
-                pass
+        async with (
+            EmbeddedServer(api_key=KEY) as server,
+            sdk_client(server, "wrong").text_to_speech_streaming.connect(model="bulbul:v2"),
+        ):
+            pass
 
     with pytest.raises(ApiError) as caught:
         run(main())
@@ -113,7 +119,8 @@ def test_our_session_gets_each_segment_up_to_its_final_event():
 
     async def main():
         async with EmbeddedServer(api_key="k") as server:
-            session = await Session.open(sarvam.dialect(server.url, sarvam.SarvamSettings(), "k"), stall_timeout=5)
+            dialect = sarvam.dialect(server.url, sarvam.SarvamSettings(), "k")
+            session = await Session.open(dialect, stall_timeout=5)
             try:
                 return [await session.synthesize(first), await session.synthesize(second)], server.stats
             finally:
@@ -141,15 +148,17 @@ def test_our_session_is_refused_with_a_wrong_key():
 def test_an_idle_connection_is_closed_unless_pinged():
     async def closed_after(pings: int):
         """Seconds from connecting to the server's close, and the close."""
-        async with EmbeddedServer(sarvam_idle_timeout=0.6) as server:
-            async with websockets.connect(f"{server.url}/text-to-speech/ws?model=bulbul:v2") as ws:
-                started = asyncio.get_running_loop().time()
-                for _ in range(pings):
-                    await asyncio.sleep(0.3)
-                    await ws.send(sarvam.PING)
-                with pytest.raises(websockets.ConnectionClosed) as caught:
-                    await asyncio.wait_for(ws.recv(), 5)
-                return asyncio.get_running_loop().time() - started, caught.value.rcvd
+        async with (
+            EmbeddedServer(sarvam_idle_timeout=0.6) as server,
+            websockets.connect(f"{server.url}/text-to-speech/ws?model=bulbul:v2") as ws,
+        ):
+            started = asyncio.get_running_loop().time()
+            for _ in range(pings):
+                await asyncio.sleep(0.3)
+                await ws.send(sarvam.PING)
+            with pytest.raises(websockets.ConnectionClosed) as caught:
+                await asyncio.wait_for(ws.recv(), 5)
+            return asyncio.get_running_loop().time() - started, caught.value.rcvd
 
     seconds, close = run(closed_after(0))
     assert close.code == 1008 and "0.6 seconds" in close.reason and "ping" in close.reason
@@ -163,7 +172,8 @@ def test_the_idle_clock_waits_while_audio_is_owed():
     delivers everything the flush asked for."""
     async def main():
         async with EmbeddedServer(sarvam_idle_timeout=0.3, profile=CloudProfile(ttfb_ms=500)) as server:
-            session = await Session.open(sarvam.dialect(server.url, sarvam.SarvamSettings(), None), stall_timeout=5)
+            dialect = sarvam.dialect(server.url, sarvam.SarvamSettings(), None)
+            session = await Session.open(dialect, stall_timeout=5)
             try:
                 return await session.synthesize(TEXT)
             finally:
@@ -183,7 +193,8 @@ def test_faults_on_purpose_speak_sarvam(faults, kind):
     """The fault machinery is the ElevenLabs path's own; what it sends is Sarvam's."""
     async def main():
         async with EmbeddedServer(faults=faults) as server:
-            session = await Session.open(sarvam.dialect(server.url, sarvam.SarvamSettings(), None), stall_timeout=5)
+            dialect = sarvam.dialect(server.url, sarvam.SarvamSettings(), None)
+            session = await Session.open(dialect, stall_timeout=5)
             await session.synthesize(TEXT)
 
     with pytest.raises(ServiceError) as caught:
@@ -193,20 +204,25 @@ def test_faults_on_purpose_speak_sarvam(faults, kind):
 
 async def _raw_exchange(query: str, config: dict, text: str, quiet: float = 1.0) -> list[dict]:
     """Config, text and a flush over raw websockets; every frame until `quiet` seconds pass without one."""
-    async with EmbeddedServer() as server:
-        async with websockets.connect(f"{server.url}/text-to-speech/ws?{query}") as ws:
-            for message in ({"type": "config", "data": config}, {"type": "text", "data": {"text": text}}, {"type": "flush"}):
-                await ws.send(json.dumps(message))
-            frames = []
-            with pytest.raises(asyncio.TimeoutError):
-                while True:
-                    frames.append(json.loads(await asyncio.wait_for(ws.recv(), quiet)))
-            return frames
+    text_message = {"type": "text", "data": {"text": text}}
+    async with (
+        EmbeddedServer() as server,
+        websockets.connect(f"{server.url}/text-to-speech/ws?{query}") as ws,
+    ):
+        for message in ({"type": "config", "data": config}, text_message, {"type": "flush"}):
+            await ws.send(json.dumps(message))
+        frames = []
+        with pytest.raises(asyncio.TimeoutError):
+            while True:
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), quiet)))
+        return frames
 
 
 def test_audio_at_the_configs_rate_and_bitrate_in_its_language():
-    config = {"language_code": "hi-IN", "speaker": "anushka", "speech_sample_rate": 16000, "output_audio_bitrate": "64k"}
-    frames = run(_raw_exchange("model=bulbul:v2", config, "भारत की संस्कृति विश्व की सबसे प्राचीन संस्कृतियों में से एक है।"))
+    config = {"language_code": "hi-IN", "speaker": "anushka", "speech_sample_rate": 16000,
+              "output_audio_bitrate": "64k"}
+    hindi = "भारत की संस्कृति विश्व की सबसे प्राचीन संस्कृतियों में से एक है।"
+    frames = run(_raw_exchange("model=bulbul:v2", config, hindi))
     # no send_completion_event in the URL: no event after the audio
     assert frames and {f["type"] for f in frames} == {"audio"}
     mp3 = b"".join(base64.b64decode(f["data"]["audio"]) for f in frames)
@@ -218,5 +234,7 @@ def test_audio_at_the_configs_rate_and_bitrate_in_its_language():
 def test_a_codec_the_engine_does_not_make_is_refused_with_422():
     config = {"language_code": "en-IN", "speaker": "anushka", "output_audio_codec": "wav"}
     frames = run(_raw_exchange("model=bulbul:v2&send_completion_event=true", config, TEXT, quiet=0.5))
-    assert [f["type"] for f in frames] == ["error", "error", "error"]  # the config, then text and flush without one
-    assert frames[0]["data"]["code"] == 422 and "not served by the embedded engine" in frames[0]["data"]["message"]
+    # the config, then text and flush without one
+    assert [f["type"] for f in frames] == ["error", "error", "error"]
+    assert frames[0]["data"]["code"] == 422
+    assert "not served by the embedded engine" in frames[0]["data"]["message"]

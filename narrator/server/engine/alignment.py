@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 
 _TOKEN = re.compile(r"\S+")
 
+# The services' `alignment` object as sent: {"chars", "charStartTimesMs", "charDurationsMs"}.
+WireAlignment = dict[str, list[str] | list[int]]
 
-def word_anchors(text: str, word_starts, total_ms: int) -> list[tuple[int, int]]:
+
+def word_anchors(text: str, word_starts: Sequence[tuple[int, int]], total_ms: int) -> list[tuple[int, int]]:
     """(character index, ms) at each word's first character, plus the end.
 
     espeak-ng reports a word at a character inside or just before it, and
     sometimes not at all (a word joined by a dash); those words take a time
     between their neighbours' in proportion to characters.
     """
-    tokens = [m.start() for m in _TOKEN.finditer(text)]
+    spans = [m.span() for m in _TOKEN.finditer(text)]
+    tokens = [start for start, _ in spans]
     known: dict[int, int] = {}
     for char_index, ms in word_starts:
         slot = max(bisect_right(tokens, char_index) - 1, 0)
-        if tokens and tokens[slot] < char_index and _TOKEN.match(text, tokens[slot]).end() <= char_index:
+        if tokens and tokens[slot] < char_index and spans[slot][1] <= char_index:
             slot = min(slot + 1, len(tokens) - 1)  # event fell in the gap: it is the next word's
         if tokens:
             known.setdefault(tokens[slot], ms)
@@ -36,7 +41,9 @@ def word_anchors(text: str, word_starts, total_ms: int) -> list[tuple[int, int]]
     return anchors
 
 
-def char_alignment(text: str, word_starts, total_ms: int, offset_ms: int = 0) -> dict:
+def char_alignment(
+    text: str, word_starts: Sequence[tuple[int, int]], total_ms: int, offset_ms: int = 0
+) -> WireAlignment:
     """`{"chars", "charStartTimesMs", "charDurationsMs"}` covering every character."""
     anchors = word_anchors(text, word_starts, total_ms)
     starts = [_interpolate(anchors, i) + offset_ms for i in range(len(text) + 1)]

@@ -1,0 +1,140 @@
+"""The embedded server's ElevenLabs `stream-input` conversation.
+
+The query and the voice are judged before any message; then the state
+machine of `protocol.elevenlabs_server` decides, and each generation is
+rendered at the connection's output format and sent as the service's
+audio frame, with its alignment.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from functools import partial
+
+from websockets.asyncio.server import ServerConnection
+
+from narrator.errors import ConfigError
+from narrator.protocol.elevenlabs_server import Action, EndOfInput, Generate, Reject, StreamInput, check_query
+from narrator.server.conversation import Conversations, Stream, refuse
+from narrator.server.engine.espeak import Espeak
+from narrator.server.engine.render import Rendered, parse_output_format, render
+
+STREAM_INPUT_PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/stream-input$")
+# The service's own voice ids (20 letters and digits) are served in the default
+# voice, so a client set up for the cloud runs here unchanged.
+CLOUD_VOICE_ID = re.compile(r"^[A-Za-z0-9]{20}$")
+MAX_INACTIVITY = 180
+
+
+def voice_in(path: str) -> str | None:
+    """The voice a stream-input path names; None for any other path."""
+    match = STREAM_INPUT_PATH.match(path)
+    return match.group(1) if match else None
+
+
+async def serve(
+    connection: ServerConnection,
+    voice: str,
+    query: dict[str, str],
+    conversations: Conversations,
+    *,
+    api_key: str | None,
+    header_key: str | None,
+) -> None:
+    """Judge what the URL asks for, then converse; `header_key` is the
+    handshake's xi-api-key, which spares the first message its key."""
+    try:
+        output_format = query.get("output_format", "mp3_44100_128")
+        parse_output_format(output_format)
+        inactivity = _inactivity(query.get("inactivity_timeout"))
+    except ConfigError as exc:
+        await _reject(connection, Reject("invalid_input_message", str(exc)))
+        return
+    rejected = check_query(query)
+    if rejected:
+        await _reject(connection, rejected)
+        return
+    if not await _known(voice, conversations):
+        message = f"A voice with the voice_id {voice} was not found."
+        await _reject(connection, Reject("voice_not_found", message))
+        return
+    state = StreamInput(required_key=api_key, header_key=header_key)
+    stream = StreamInputStream(connection, state, voice=voice, output_format=output_format)
+    reason = (f"Have not received a new text input within the timeout of {inactivity:g} seconds. "
+              "Closing the connection.")
+    await conversations.run(stream, _answer(stream, conversations), inactivity, reason)
+
+
+class StreamInputStream(Stream[Action]):
+    def __init__(
+        self, connection: ServerConnection, state: StreamInput, *, voice: str, output_format: str
+    ) -> None:
+        super().__init__(connection)
+        self.state, self.voice, self.output_format = state, voice, output_format
+
+    @property
+    def ended(self) -> bool:
+        return self.state.ended
+
+    async def receive(self, raw: str | bytes) -> list[Action] | None:
+        actions = self.state.receive(raw)
+        for action in actions:
+            if isinstance(action, Reject):
+                await _reject(self.connection, action)
+                return None
+        return actions
+
+    async def refuse(self, reject: Reject) -> None:
+        await _reject(self.connection, reject)
+
+
+async def _answer(stream: StreamInputStream, conversations: Conversations) -> None:
+    """Audio for each generation in order, then the final frame and a close once the input ended."""
+    while True:
+        action, fault = await stream.pending.get()
+        if isinstance(action, EndOfInput):
+            await stream.connection.send(
+                json.dumps({"audio": None, "isFinal": True, "alignment": None, "normalizedAlignment": None})
+            )
+            await stream.connection.close(1000)
+            return
+        if isinstance(action, Generate):  # a Reject ended the connection before it was queued
+            synthesize = partial(
+                render, voice=stream.voice, output_format=stream.output_format, speed=stream.state.speed
+            )
+            if not await conversations.generate(stream, action, fault, synthesize, _audio):
+                return
+
+
+async def _known(voice: str, conversations: Conversations) -> bool:
+    """A cloud voice id (served in the default voice), or one of the engine's."""
+    if CLOUD_VOICE_ID.match(voice):
+        return True
+    return await conversations.pacer.in_thread(Espeak.shared().has_voice, voice)
+
+
+def _audio(rendered: Rendered) -> str:
+    return json.dumps({
+        "audio": base64.b64encode(rendered.mp3).decode("ascii"),
+        "isFinal": None,
+        "alignment": rendered.alignment,
+        "normalizedAlignment": rendered.alignment,
+    })
+
+
+def _inactivity(value: str | None) -> float:
+    if value is None:
+        return 20.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if not 0 < seconds <= MAX_INACTIVITY:
+        raise ConfigError(f"inactivity_timeout must be between 1 and {MAX_INACTIVITY} seconds")
+    return seconds
+
+
+async def _reject(connection: ServerConnection, reject: Reject) -> None:
+    await refuse(connection, reject.frame(), reject.message)
