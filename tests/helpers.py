@@ -11,7 +11,9 @@ from narrator.model import Book, Chapter
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
-_WORDS = ["harbour", "lantern", "quiet", "morning", "river", "stone", "window", "garden", "letter", "evening", "bridge", "shadow", "candle", "market", "orchard", "meadow", "pocket", "whistle", "ladder", "thunder"]
+_WORDS = ["harbour", "lantern", "quiet", "morning", "river", "stone", "window", "garden", "letter", "evening",
+          "bridge", "shadow", "candle", "market", "orchard", "meadow", "pocket", "whistle", "ladder",
+          "thunder"]
 
 
 def generated_book(paragraphs: int, chapters: int = 2, seed: int = 1) -> Book:
@@ -25,8 +27,11 @@ def generated_book(paragraphs: int, chapters: int = 2, seed: int = 1) -> Book:
         return " ".join(words).capitalize() + rng.choice(".!?.")
 
     per = paragraphs // chapters
+    def paragraph() -> str:
+        return " ".join(sentence() for _ in range(rng.randint(1, 3)))
+
     return Book("Generated", "Test Author", tuple(
-        Chapter(f"Part {c + 1}", tuple(" ".join(sentence() for _ in range(rng.randint(1, 3))) for _ in range(per)))
+        Chapter(f"Part {c + 1}", tuple(paragraph() for _ in range(per)))
         for c in range(chapters)
     ))
 
@@ -43,9 +48,15 @@ def spoken_words(book, titles=True):
 
 def srt_words(path):
     text = path.read_text(encoding="utf-8")
-    lines = [l for l in text.splitlines() if l and not l.isdigit() and "-->" not in l]
+    lines = [line for line in text.splitlines() if line and not line.isdigit() and "-->" not in line]
     return " ".join(lines).split()
 
 
 def run(coroutine):
     return asyncio.run(coroutine)
+
+
+def samples_ms(samples: int, sample_rate: int) -> int:
+    """Milliseconds of `samples`, rounded half up from the exact ratio: how
+    chapter marks are timed from counted samples."""
+    return (2000 * samples + sample_rate) // (2 * sample_rate)

@@ -20,12 +20,16 @@ from narrator.acx import mastering
 from narrator.acx.rules import Levels
 from narrator.audio.encode import CODEC_DELAY_SAMPLES, Encoder
 from narrator.audio.mp3 import FrameReader
-from narrator.audio.pcm import decode_frames, to_s16
+from narrator.audio.pcm import Samples, decode_frames, to_s16
 from narrator.book.cache import BookSegments
 from narrator.book.layout import WHOLE, ChapterAudio, Pauses, Piece, paragraph_spans
 from narrator.model import Segment
 
 OUT_RATE, OUT_KBPS = 44100, 192
+
+# A stretch of speech: (segment index, start, end, span) in the segment's
+# samples; the span is the words it carries (see layout.Piece).
+Stretch = tuple[int, int, int, tuple[int, int]]
 
 
 # Trimming stops this far short of where the sound measures as starting or
@@ -39,11 +43,12 @@ def mastered_chapter(entries: BookSegments, group: Sequence[Segment], title: str
     stretches, channels, gain_db = _measure(entries, group, pauses, rate)
     encoder = _ChapterEncoder(rate, channels, out)
     at = encoder.silence(pauses.lead_in)
-    pieces, decoded = [], (None, None)
+    pieces: list[Piece] = []
+    decoded: tuple[int, Samples] | None = None  # the last segment decoded, and its audio
     for n, (segment, start, end, span) in enumerate(stretches):
         if n and pauses.paragraph is not None:
             at += encoder.silence(pauses.paragraph)
-        if decoded[0] != segment:
+        if decoded is None or decoded[0] != segment:
             decoded = (segment, decode_frames(entries.frames(segment))[0])
         speech = mastering.master(decoded[1][start:end], gain_db, rate=rate)
         # Under the speech too: services' own pauses are digital silence, which ACX reviewers hear as edits.
@@ -55,7 +60,8 @@ def mastered_chapter(entries: BookSegments, group: Sequence[Segment], title: str
     return ChapterAudio(title, tuple(pieces), samples, OUT_RATE, rate, CODEC_DELAY_SAMPLES * rate / OUT_RATE)
 
 
-def _measure(entries: BookSegments, group: Sequence[Segment], pauses: Pauses, rate: int):
+def _measure(entries: BookSegments, group: Sequence[Segment], pauses: Pauses,
+             rate: int) -> tuple[list[Stretch], int, float]:
     """The chapter's stretches of speech, (segment, start, end, span), its
     channels and the gain that brings the whole file to ACX's level.
 
@@ -63,7 +69,8 @@ def _measure(entries: BookSegments, group: Sequence[Segment], pauses: Pauses, ra
     silence trimmed; without, each segment is one and only the chapter's
     first and last edges are trimmed. Either way the lead-in and the
     chapter pause are as set."""
-    found, levels = [], None
+    found: list[Stretch] = []
+    levels: Levels | None = None
     cut_all = pauses.paragraph is not None
     for position, segment in enumerate(group):
         pcm = decode_frames(entries.frames(segment.index))[0]
@@ -72,9 +79,11 @@ def _measure(entries: BookSegments, group: Sequence[Segment], pauses: Pauses, ra
         for k, (start, end) in enumerate(spans):
             low, high = _sound(pcm[start:end], rate)
             first, last = position == k == 0, position == len(group) - 1 and k == len(spans) - 1
-            keep = start + (low if cut_all or first else 0), start + (high if cut_all or last else end - start)
+            keep = (start + (low if cut_all or first else 0),
+                    start + (high if cut_all or last else end - start))
             levels.add(pcm[keep[0]:keep[1]])
             found.append((segment.index, *keep, (start, WHOLE if k == len(spans) - 1 else end)))
+    assert levels is not None, "a chapter has segments"
     pause_seconds = pauses.lead_in + pauses.chapter + (pauses.paragraph or 0) * (len(found) - 1)
     return found, levels.channels, mastering.chapter_gain_db(levels, padding_seconds=pause_seconds)
 
@@ -82,18 +91,19 @@ def _measure(entries: BookSegments, group: Sequence[Segment], pauses: Pauses, ra
 def _sound(pcm: np.ndarray, rate: int) -> tuple[int, int]:
     """Where the sound in `pcm` starts and ends, give or take the guard; (0, 0) if it holds none."""
     levels = Levels.of(pcm, rate)
-    if levels.head_seconds is None:
+    head, tail = levels.head_seconds, levels.tail_seconds
+    if head is None or tail is None:
         return 0, 0
     guard = GUARD_SECONDS * rate
-    low = max(0, round(levels.head_seconds * rate - guard))
-    high = min(len(pcm), round(len(pcm) - levels.tail_seconds * rate + guard))
+    low = max(0, round(head * rate - guard))
+    high = min(len(pcm), round(len(pcm) - tail * rate + guard))
     return low, high
 
 
 class _ChapterEncoder:
     """One LAME encoder for the whole chapter file, counting the samples of the frames it writes."""
 
-    def __init__(self, rate: int, channels: int, out):
+    def __init__(self, rate: int, channels: int, out: BinaryIO):
         self._lame = Encoder(channels, rate, OUT_RATE, OUT_KBPS, quality=5)
         self._rate, self._channels, self._out = rate, channels, out
         self._reader = FrameReader()

@@ -72,6 +72,7 @@ class _Watch:
     def frames(self, frames: Iterable[bytes]) -> Iterator[bytes]:
         for frame in frames:
             header = parse_header(frame)
+            assert header is not None, "FrameReader yields whole frames"
             self.first = self.first or header
             self.bitrates.add(header.bitrate)
             self.samples += header.samples
@@ -79,6 +80,7 @@ class _Watch:
 
     def facts(self) -> StreamFacts:
         first = self.first
+        assert first is not None, "facts of a stream with frames"
         return StreamFacts(first.sample_rate, first.channels, frozenset(self.bitrates),
                            self.samples / first.sample_rate, first.layer)
 
@@ -88,6 +90,7 @@ def measure(path: Path) -> tuple[StreamFacts, Levels]:
     watch, levels = _Watch(), None
     for block in decode_batches(watch.frames(read_frames(path))):
         if levels is None:
+            assert watch.first is not None, "a decoded block's frames have passed the watch"
             levels = Levels(watch.first.sample_rate, block.shape[1])
         levels.add(block)
     if watch.first is None or levels is None:
@@ -139,7 +142,8 @@ def check_paths(path: str | Path) -> BookReport:
     if path.is_dir():
         files = folder_files(path)
         if not files:
-            raise DocumentError(f"{path}: no .mp3 files in this folder: give the folder narrator wrote the book to")
+            raise DocumentError(f"{path}: no .mp3 files in this folder: "
+                                "give the folder narrator wrote the book to")
         # One file at a time: each one's decoding already uses both cores.
         reports = tuple(_checked(f, f.relative_to(path).as_posix()) for f in files)
     else:
@@ -176,8 +180,7 @@ def _cell(result: RuleResult | None) -> str:
     return text if result.passed else text + "!"
 
 
-def _format_cell(report: FileReport) -> str:
-    facts = report.facts
+def _format_cell(report: FileReport, facts: StreamFacts) -> str:
     kbps = sorted(b // 1000 for b in facts.bitrates)
     rate = f"{facts.sample_rate / 1000:g} kHz {channel_name(facts.channels)}"
     bits = f"{kbps[0]}k CBR" if facts.cbr else f"VBR {kbps[0]}-{kbps[-1]}k"
@@ -187,21 +190,24 @@ def _format_cell(report: FileReport) -> str:
 
 
 def _table(files: Sequence[FileReport]) -> list[str]:
-    readable = [f for f in files if f.facts is not None]
+    readable = [(f, f.facts) for f in files if f.facts is not None]
     if not readable:
         return []
     head = ["file", "length"] + [title for _, title in _COLUMNS] + ["format"]
     rows = []
-    for f in readable:
+    for f, facts in readable:
         by_rule = {r.rule: r for r in f.results}
-        length = _clock(f.facts.duration) + ("" if by_rule["length"].passed else "!")
-        rows.append([f.name, length] + [_cell(by_rule.get(rule)) for rule, _ in _COLUMNS] + [_format_cell(f)])
-    rows.append(["allowed", "<=2:00:00", "-23..-18", "<=-3", "<=-60", "0.5..1", "1..5", "44.1 kHz >=192k CBR"])
+        length = _clock(facts.duration) + ("" if by_rule["length"].passed else "!")
+        cells = [_cell(by_rule.get(rule)) for rule, _ in _COLUMNS]
+        rows.append([f.name, length, *cells, _format_cell(f, facts)])
+    rows.append(["allowed", "<=2:00:00", "-23..-18", "<=-3", "<=-60", "0.5..1", "1..5",
+                 "44.1 kHz >=192k CBR"])
     widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
 
     def line(cells: list[str]) -> str:
         # Names and formats read left to right; numbers line up on the right.
-        parts = [c.ljust(w) if i in (0, len(cells) - 1) else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [c.ljust(w) if i in (0, len(cells) - 1) else c.rjust(w)
+                 for i, (c, w) in enumerate(zip(cells, widths))]
         return "  ".join(parts).rstrip()
 
     return [line(head)] + [line(row) for row in rows] + ["(! = outside the allowed range)"]
@@ -227,7 +233,8 @@ def format_report(report: BookReport) -> list[str]:
     failing = sum(not f.passed for f in report.files)
     total = len(report.files)
     if report.passed:
-        lines.append(f"All {total} files pass the ACX checks." if total > 1 else "The file passes the ACX checks.")
+        lines.append(f"All {total} files pass the ACX checks." if total > 1
+                     else "The file passes the ACX checks.")
     else:
         book = "" if all(r.passed for r in report.book) else " and the book's files do not match"
         lines.append(f"{failing} of {total} files fail the ACX checks{book}.")

@@ -167,14 +167,12 @@ class Levels:
 
     def _sound_span(self) -> tuple[int, int] | None:
         """First and one-past-last sample of sound, the partial last tick included."""
-        first, last = self._first_sound, self._last_sound
-        start = None if first is None else first * self._tick
-        end = None if last is None else (last + 1) * self._tick
+        first, last = self._first_sound, self._last_sound  # both set at the first sound
+        span = None if first is None or last is None else (first * self._tick, (last + 1) * self._tick)
         n = len(self._carry)
         if n and float(self._carry.sum(dtype=np.float64)) / n > self._sound_energy / self._tick:
-            end = self.frames
-            start = self._ticks * self._tick if start is None else start
-        return None if start is None else (start, end)
+            return (self._ticks * self._tick if span is None else span[0]), self.frames
+        return span
 
     @property
     def head_seconds(self) -> float | None:
@@ -254,6 +252,7 @@ def _allowed(low: float | None, high: float | None, unit: str, digits: int) -> s
         return f"{_num(low, digits)} to {_num(high, digits)} {unit}"
     if low is not None:
         return f"at least {_num(low, digits)} {unit}"
+    assert high is not None, "a range has a bound"
     return f"at most {_num(high, digits)} {unit}"
 
 

@@ -33,7 +33,8 @@ class Encoder:
 
     def encode(self, pcm: bytes) -> bytes:
         try:
-            return b"".join(bytes(self._lame.encode(pcm[i:i + self._step])) for i in range(0, len(pcm), self._step))
+            step = self._step
+            return b"".join(bytes(self._lame.encode(pcm[i:i + step])) for i in range(0, len(pcm), step))
         except RuntimeError as error:
             raise AudioError(f"the MP3 encoder failed ({self._what}): {error}") from None
 

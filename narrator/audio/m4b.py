@@ -56,7 +56,8 @@ def _bundled_ffmpeg() -> str | None:
     except ImportError:
         return None
     try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
+        path: str = imageio_ffmpeg.get_ffmpeg_exe()
+        return path
     except RuntimeError:  # installed without a binary for this platform
         return None
 
@@ -153,7 +154,8 @@ def _run(command: list[str], exe: str, mp3: Path, out: Path) -> None:
                           f"install ffmpeg or set {FFMPEG_ENV} to a working one") from error
     if done.returncode != 0:
         raise AudioError(f"ffmpeg could not make {out.name} from {mp3}: {_last_line(done.stderr)} "
-                         f"(exit {done.returncode}); check that the MP3 plays and there is room in {out.parent}")
+                         f"(exit {done.returncode}); check that the MP3 plays "
+                         f"and there is room in {out.parent}")
 
 
 def _last_line(stderr: str) -> str:

@@ -14,20 +14,11 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 
 from narrator.errors import AudioError
 
-__all__ = [
-    "FrameHeader",
-    "FrameReader",
-    "audio_frames",
-    "duration",
-    "duration_ms",
-    "is_info_frame",
-    "parse_header",
-]
+__all__ = ["FrameHeader", "FrameReader", "audio_frames", "parse_header"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +84,7 @@ def _decode(word: int) -> FrameHeader | None:
     return FrameHeader(version, layer, bitrate, sample_rate, padding, channels, size, samples)
 
 
-def parse_header(data: bytes, offset: int = 0) -> FrameHeader | None:
+def parse_header(data: bytes | bytearray, offset: int = 0) -> FrameHeader | None:
     """The frame header at `offset`, or None if those 4 bytes are not one."""
     if offset < 0 or len(data) - offset < 4:
         return None
@@ -113,12 +104,6 @@ def _is_info(frame: bytes, header: FrameHeader) -> bool:
     if not frame[1] & 1 and frame[offset + 2 : offset + 6] in (b"Xing", b"Info"):
         return True
     return frame[36:40] == b"VBRI"
-
-
-def is_info_frame(frame: bytes) -> bool:
-    """True for a Xing/Info/VBRI metadata frame, which holds no audio."""
-    header = parse_header(frame)
-    return header is not None and _is_info(frame, header)
 
 
 def _tag_size(buf: bytearray, p: int) -> int | None:
@@ -295,24 +280,6 @@ class FrameReader:
 
 
 _ACCEPT, _REJECT, _WAIT, _TRUNCATED = object(), object(), object(), object()
-
-
-def duration(samples: int, sample_rate: int) -> Fraction:
-    """Exact duration in seconds."""
-    return Fraction(samples, sample_rate)
-
-
-def duration_ms(samples: int, sample_rate: int) -> int:
-    """Milliseconds, rounded half up, computed from the exact rational.
-
-    Callers should accumulate integer samples and convert once at the end:
-    a 22050 Hz MPEG-2 frame lasts 26.1224... ms, so summing per-chunk
-    durations rounded to the millisecond drifts by up to 0.5 ms per chunk,
-    which over thousands of chunks puts captions seconds off the audio.
-    """
-    if sample_rate <= 0:
-        raise ValueError("sample_rate must be positive")
-    return (2000 * samples + sample_rate) // (2 * sample_rate)
 
 
 def audio_frames(data: bytes) -> tuple[list[bytes], int, int]:

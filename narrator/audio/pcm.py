@@ -20,16 +20,20 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import miniaudio
 import numpy as np
+import numpy.typing as npt
 
 from narrator.audio.mp3 import FrameReader, parse_header
 from narrator.errors import AudioError
 
-__all__ = ["BATCH_FRAMES", "decode_batches", "decode_frames", "read_frames", "to_s16"]
+__all__ = ["BATCH_FRAMES", "Samples", "decode_batches", "decode_frames", "read_frames", "to_s16"]
+
+# Decoded audio: (frames, channels) float32 in [-1, 1].
+Samples = npt.NDArray[np.float32]
 
 # 500 frames: 13 s at 44.1 kHz, 2.3 MB of float32 mono. Large enough that
 # the priming frames cost little, small enough that a few in flight are no
@@ -57,7 +61,7 @@ def read_frames(path: str | Path) -> Iterator[bytes]:
         raise AudioError(f"cannot read {path}: {error.strerror or error}") from None
 
 
-def decode_frames(frames: bytes) -> tuple[np.ndarray, int]:
+def decode_frames(frames: bytes) -> tuple[Samples, int]:
     """In-memory MP3 (e.g. one segment's frames) -> ((n, channels) float32, sample rate).
 
     Decoded as a stream of its own: frames cut from the middle of another
@@ -70,17 +74,18 @@ def decode_frames(frames: bytes) -> tuple[np.ndarray, int]:
     except miniaudio.MiniaudioError as error:
         raise AudioError(f"cannot decode MP3 bytes ({error})") from None
     samples = np.frombuffer(decoded.samples, dtype=np.float32).reshape(-1, decoded.nchannels)
-    return samples, decoded.sample_rate
+    rate: int = decoded.sample_rate
+    return samples, rate
 
 
 def decode_batches(frames: Iterable[bytes], batch_frames: int = BATCH_FRAMES,
-                   workers: int = _WORKERS) -> Iterator[np.ndarray]:
+                   workers: int = _WORKERS) -> Iterator[Samples]:
     """Decode a stream of frames into (n, channels) float32 blocks, in order.
 
     `frames` is consumed lazily, at most `workers` + 1 batches ahead of the caller.
     """
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque = deque()
+        pending: deque[Future[Samples]] = deque()
         prime: list[bytes] = []
         for batch in _batches(frames, batch_frames):
             pending.append(pool.submit(_decode_batch, prime, batch))
@@ -92,7 +97,7 @@ def decode_batches(frames: Iterable[bytes], batch_frames: int = BATCH_FRAMES,
 
 
 def _batches(frames: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
-    batch = []
+    batch: list[bytes] = []
     for frame in frames:
         batch.append(frame)
         if len(batch) == size:
@@ -111,21 +116,23 @@ def _prime(frames: list[bytes]) -> list[bytes]:
     return frames[-count:]
 
 
-def _decode_batch(prime: list[bytes], batch: list[bytes]) -> np.ndarray:
+def _decode_batch(prime: list[bytes], batch: list[bytes]) -> Samples:
     samples, _ = decode_frames(b"".join(prime + batch))
     if not prime:
         return samples
     # The decoder may drop the first primed frames (their reservoir is not
     # there), never later ones, so the batch's audio is the end of the output.
-    expected = len(batch) * parse_header(batch[0]).samples  # one format: FrameReader checks
+    header = parse_header(batch[0])
+    assert header is not None, "FrameReader's frames"
+    expected = len(batch) * header.samples  # one format: FrameReader checks
     return samples[max(0, len(samples) - expected):]
 
 
-def to_s16(samples: np.ndarray) -> bytes:
+def to_s16(samples: npt.ArrayLike) -> bytes:
     """Float samples to interleaved signed 16-bit little-endian PCM, for lameenc.
 
     Scaled by 32768, the inverse of how the decoder maps 16-bit to float, so
     a decode/encode round trip does not shift levels; +1.0 saturates.
     """
-    scaled = np.rint(np.asarray(samples, dtype=np.float32) * 32768.0)
+    scaled: Samples = np.rint(np.asarray(samples, dtype=np.float32) * 32768.0)
     return np.clip(scaled, -32768, 32767).astype("<i2").tobytes()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 ROOM_TONE_DB = -70.0
 _ROOM_TONE_LOW_HZ = 20.0  # nothing below hearing: it would count in RMS but not be heard
 
 
 def room_tone(samples: int, rate: int, channels: int = 1, level_db: float = ROOM_TONE_DB,
-              seed: int = 0) -> np.ndarray:
+              seed: int = 0) -> npt.NDArray[np.float32]:
     """`samples` frames of pink noise at exactly `level_db` RMS, shape (samples, channels).
 
     Not digital silence: the speech carries the service's faint noise, and

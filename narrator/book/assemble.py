@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -85,7 +86,10 @@ def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, o
     groups = layout.chapters_of(segments)
     folder = outputs.chapter_dir
     folder.mkdir(parents=True, exist_ok=True)
-    chapters, paths, captions, tag_sizes = [], [], [], []
+    chapters: list[ChapterAudio] = []
+    paths: list[Path] = []
+    captions: list[Path] = []
+    tag_sizes: list[int] = []
     for number, group in enumerate(groups, 1):
         title = book.chapters[group[0].chapter].title
         path = folder / f"{layout.chapter_file_stem(number, len(groups), title)}.mp3"
@@ -98,13 +102,14 @@ def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, o
         if outputs.chapter_files:
             chapter_captions = outputs.caption_paths(folder, path.stem)
             _write_captions(chapter_captions, outputs.style, chapters[-1].duration_ms,
-                            lambda chapter=chapters[-1]: layout.place_words(chapter, entries.words))
+                            partial(layout.place_words, chapters[-1], entries.words))
             captions += chapter_captions.values()
     _check_rates(chapters)
     files = BookFiles(outputs.book_mp3, outputs.caption_paths(outputs.out_dir, outputs.stem), chapters, paths,
                       captions)
     _join_chapters(book, files, tag_sizes)
-    files.cues = _write_captions(files.captions, outputs.style, files.duration_ms, lambda: book_words(entries, chapters))
+    files.cues = _write_captions(files.captions, outputs.style, files.duration_ms,
+                                 partial(book_words, entries, chapters))
     if not outputs.chapter_files:
         shutil.rmtree(folder, ignore_errors=True)
         files.chapter_paths = []
@@ -123,12 +128,13 @@ def copy_chapter(entries: BookSegments, group: Sequence[Segment], title: str, pa
     """Room tone, the segments' frames as the service sent them, room tone."""
     header = parse_header(entries.head(group[0].index))
     if header is None:
-        raise AudioError(f"segment {group[0].index + 1} does not start with an MPEG audio frame: run again to make it anew")
+        raise AudioError(f"segment {group[0].index + 1} does not start with an MPEG audio frame: "
+                         "run again to make it anew")
     head = layout.frames_for(pauses.lead_in, header.sample_rate, header.samples)
     tail = layout.frames_for(pauses.chapter, header.sample_rate, header.samples)
     silence = silence_frames(header, max(head, tail))
     out.write(b"".join(silence[:head]))
-    sizes = []
+    sizes: list[tuple[int, int]] = []
     for segment in group:
         meta = entries.meta(segment.index)
         if meta["sample_rate"] != header.sample_rate:
@@ -144,12 +150,14 @@ def copy_chapter(entries: BookSegments, group: Sequence[Segment], title: str, pa
 def _check_rates(chapters: Sequence[ChapterAudio]) -> None:
     rates = {c.sample_rate for c in chapters}
     if len(rates) > 1:
-        raise AudioError(f"the chapters came out at different sample rates ({', '.join(map(str, sorted(rates)))} Hz): "
+        listed = ", ".join(map(str, sorted(rates)))
+        raise AudioError(f"the chapters came out at different sample rates ({listed} Hz): "
                          "they cannot be joined into one book")
 
 
 def _join_chapters(book: Book, files: BookFiles, tag_sizes: Sequence[int]) -> None:
-    """The whole book: its tag (chapter marks, cover), then each chapter file's frames (what follows its tag)."""
+    """The whole book: its tag (chapter marks, cover), then each chapter file's frames
+    (what follows its tag)."""
     with written_whole(files.mp3) as part, open(part, "wb") as out:
         out.write(book_tag(book, files.marks))
         for path, tag_size in zip(files.chapter_paths, tag_sizes):
@@ -161,7 +169,7 @@ def _join_chapters(book: Book, files: BookFiles, tag_sizes: Sequence[int]) -> No
 def _write_captions(paths: dict[str, Path], style: str, duration_ms: float,
                     words: Callable[[], Iterator[Word]]) -> int:
     """Each format from its own pass over the words; how many cues (words, if only JSON)."""
-    counts = {}
+    counts: dict[str, int] = {}
     for fmt, path in paths.items():
         with written_whole(path) as part, open(part, "w", encoding="utf-8", newline="\n") as out:
             counts[fmt] = write_caption_file(fmt, words(), out, style=style, audio_end_ms=int(duration_ms))

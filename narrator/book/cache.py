@@ -23,10 +23,10 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypedDict, cast
 
 from narrator.book.timeline import SegmentAudio, TimedWord
 from narrator.errors import AudioError
@@ -44,11 +44,23 @@ def default_root() -> Path:
     return Path(base) / "narrator"
 
 
+class SegmentMeta(TypedDict):
+    """An entry's JSON line."""
+
+    bytes: int  # of the MP3 frames after it
+    sha256: str  # of those frames
+    characters: int
+    samples: int
+    sample_rate: int
+    estimated: bool
+    words: list[tuple[str, float, float, bool]]  # text, start, end (ms), ends_paragraph
+
+
 @dataclass(frozen=True)
 class Entry:
     key: str
     path: Path
-    meta: dict
+    meta: SegmentMeta
     offset: int  # where the frames start in the file
 
     @property
@@ -72,18 +84,19 @@ class SegmentCache:
         return self._segments / key[:2] / f"{key}.seg"
 
     def put(self, key: str, audio: SegmentAudio, characters: int) -> None:
-        meta = {
+        meta: SegmentMeta = {
             "bytes": len(audio.frames),
             "sha256": hashlib.sha256(audio.frames).hexdigest(),
             "characters": characters,
             "samples": audio.samples,
             "sample_rate": audio.sample_rate,
             "estimated": audio.estimated,
-            "words": [[w.text, w.start, w.end, w.ends_paragraph] for w in audio.words],
+            "words": [(w.text, w.start, w.end, w.ends_paragraph) for w in audio.words],
         }
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, MAGIC + json.dumps(meta).encode() + b"\n" + audio.frames, replace=self._is_damaged)
+        data = MAGIC + json.dumps(meta).encode() + b"\n" + audio.frames
+        atomic_write(path, data, replace=self._is_damaged)
 
     def get(self, key: str, *, verify: bool = True) -> Entry | None:
         """The entry for `key`, or None when there is none or it is damaged
@@ -101,7 +114,9 @@ class SegmentCache:
         try:
             with open(path, "rb") as f:
                 entry = _read_header(path.stem, path, f)
-                whole = entry is not None and os.fstat(f.fileno()).st_size == entry.offset + entry.meta["bytes"]
+                if entry is None:
+                    return None, True
+                whole = os.fstat(f.fileno()).st_size == entry.offset + entry.meta["bytes"]
                 if whole and verify:
                     whole = _digest(f, entry.meta["bytes"]) == entry.meta["sha256"]
         except OSError:
@@ -122,15 +137,15 @@ class SegmentCache:
                 out.write(chunk)
         if digest.hexdigest() != entry.meta["sha256"]:
             entry.path.unlink(missing_ok=True)
-            raise AudioError(f"a cached segment changed on disk while the book was joined ({entry.path}): "
-                             "it is removed; run again to make it anew")
+            raise AudioError(f"a cached segment changed on disk while the book was joined "
+                             f"({entry.path}): it is removed; run again to make it anew")
 
     def keys(self) -> Iterator[str]:
         if self._segments.is_dir():
             for path in self._segments.glob("*/*.seg"):
                 yield path.stem
 
-    def usage(self, keys=None) -> Usage:
+    def usage(self, keys: Iterable[str] | None = None) -> Usage:
         """Entries, bytes on disk and characters held: of the whole cache, or of `keys` only.
         It only looks: nothing is deleted, even what is damaged."""
         entries = size = characters = 0
@@ -168,11 +183,13 @@ def _read_header(key: str, path: Path, f: BinaryIO) -> Entry | None:
     line = f.readline(1 << 24)
     try:
         meta = json.loads(line)
-        if not (isinstance(meta, dict) and isinstance(meta.get("bytes"), int) and isinstance(meta.get("sha256"), str)):
+        if not (isinstance(meta, dict) and isinstance(meta.get("bytes"), int)
+                and isinstance(meta.get("sha256"), str)):
             return None
     except ValueError:
         return None
-    return Entry(key, path, meta, len(MAGIC) + len(line))
+    # Sizes and digest checked; the rest is as this module wrote it.
+    return Entry(key, path, cast(SegmentMeta, meta), len(MAGIC) + len(line))
 
 
 def _digest(f: BinaryIO, size: int) -> str:
@@ -196,13 +213,14 @@ class BookSegments:
         return len(self._keys)
 
     def _entry(self, index: int) -> Entry:
-        entry = self._cache.get(self._keys[index], verify=False)  # copying the frames checks their digest
+        # verify=False: copying the frames checks their digest.
+        entry = self._cache.get(self._keys[index], verify=False)
         if entry is None:
-            raise AudioError(f"segment {index + 1} left the cache while the book was joined (a prune at the same "
-                             "time?): run again to make it anew")
+            raise AudioError(f"segment {index + 1} left the cache while the book was joined "
+                             "(a prune at the same time?): run again to make it anew")
         return entry
 
-    def meta(self, index: int) -> dict:
+    def meta(self, index: int) -> SegmentMeta:
         return self._entry(index).meta
 
     def words(self, index: int) -> list[TimedWord]:

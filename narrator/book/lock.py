@@ -1,6 +1,6 @@
 """One run at a time per output folder.
 
-The lock is an `fcntl.flock` on `FOLDER/.narrator.book.lock`. The kernel drops a
+The lock is an `fcntl.flock` on `FOLDER/.narrator.lock`. The kernel drops a
 flock when the process holding it dies, however it dies (kill -9, a power cut
 of the process), so a stale lock needs no cleanup, no timeout and no guess
 about whether its holder is still alive: the next run simply takes it. The
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from narrator.errors import LockedError
 
-LOCK_NAME = ".narrator.book.lock"
+LOCK_NAME = ".narrator.lock"
 
 log = logging.getLogger("narrator")
 
@@ -99,11 +99,11 @@ class FolderLock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 
-def _read_record(fd: int) -> dict | None:
+def _read_record(fd: int) -> dict[str, object] | None:
     """The holder's record, or None when it is empty, half written or not JSON."""
     try:
         record = json.loads(os.pread(fd, 4096, 0))
@@ -112,7 +112,7 @@ def _read_record(fd: int) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def _dead(pid) -> bool:
+def _dead(pid: object) -> bool:
     """Whether `pid` (on this host) names no running process."""
     if not isinstance(pid, int) or pid <= 0:
         return False
@@ -125,11 +125,12 @@ def _dead(pid) -> bool:
     return False
 
 
-def _describe(holder: dict | None) -> str:
+def _describe(holder: dict[str, object] | None) -> str:
     if not holder or not isinstance(holder.get("pid"), int):
         return "another run"
     # The holder may not have written its own record yet: one naming a dead
     # process on this host is the previous holder's, not the current one's.
     if holder.get("host") == socket.gethostname() and _dead(holder["pid"]):
         return "another run"
-    return f"another run (pid {holder['pid']} on {holder.get('host', '?')} since {holder.get('started', '?')})"
+    since = holder.get("started", "?")
+    return f"another run (pid {holder['pid']} on {holder.get('host', '?')} since {since})"

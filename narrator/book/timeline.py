@@ -9,6 +9,7 @@ written out.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from narrator.audio.mp3 import FrameReader
@@ -39,8 +40,9 @@ class SegmentAudio:
         return self.samples * 1000 / self.sample_rate
 
 
-def source_words(paragraphs) -> list[tuple[str, bool]]:
-    words = []
+def source_words(paragraphs: Iterable[str]) -> list[tuple[str, bool]]:
+    """Each word of the paragraphs, and whether it ends its paragraph."""
+    words: list[tuple[str, bool]] = []
     for paragraph in paragraphs:
         tokens = paragraph.split()
         words += [(token, i == len(tokens) - 1) for i, token in enumerate(tokens)]
@@ -55,13 +57,18 @@ class _Hole:
     end: float
 
 
-def segment_audio(paragraphs, chunks: list[AudioChunk | Final]) -> SegmentAudio:
+# What one chunk gives the segment's clock: its characters' (start, end)
+# times, or a hole where it came without alignment.
+_Span = list[tuple[float, float]] | _Hole
+
+
+def segment_audio(paragraphs: Sequence[str], chunks: list[AudioChunk | Final]) -> SegmentAudio:
     """Frames and timed words for one segment. A Final among the chunks marks
     where a flushed paragraph's audio ends (services without timings); words
     are then placed inside their own paragraph's audio."""
     reader = FrameReader()
     frames: list[bytes] = []
-    parts: list[list] = [[]]  # per flushed paragraph: aligned character times, or holes
+    parts: list[list[_Span]] = [[]]  # per flushed paragraph: aligned character times, or holes
     for chunk in chunks:
         if isinstance(chunk, Final):
             parts.append([])
@@ -81,7 +88,8 @@ def segment_audio(paragraphs, chunks: list[AudioChunk | Final]) -> SegmentAudio:
     for text, items in zip(texts, parts):
         words = source_words(text)
         start = _start_of(items, timed[-1].end if timed else 0.0)
-        timed += _place(words, _characters(items, sum(len(w) for w, _ in words), start), start, _ms(reader))
+        spoken = _characters(items, sum(len(w) for w, _ in words), start)
+        timed += _place(words, spoken, start, _ms(reader))
     estimated = any(isinstance(item, _Hole) for part in parts for item in part)
     return SegmentAudio(b"".join(frames), reader.samples, reader.sample_rate, tuple(timed), estimated)
 
@@ -90,16 +98,17 @@ def _ms(reader: FrameReader) -> float:
     return reader.samples * 1000 / reader.sample_rate if reader.sample_rate else 0.0
 
 
-def _timed(chunk: AudioChunk, start_ms: float, end_ms: float) -> list[tuple[float, float]] | _Hole:
+def _timed(chunk: AudioChunk, start_ms: float, end_ms: float) -> _Span:
     """The chunk's non-space characters on the segment's clock, or a hole."""
     if chunk.alignment is None:
         return _Hole(start_ms, end_ms)
     a = chunk.alignment
     durations = a.durations_ms or (0,) * len(a.chars)
-    return [(start_ms + s, start_ms + s + d) for c, s, d in zip(a.chars, a.starts_ms, durations) if not c.isspace()]
+    return [(start_ms + s, start_ms + s + d)
+            for c, s, d in zip(a.chars, a.starts_ms, durations) if not c.isspace()]
 
 
-def _start_of(items, default: float) -> float:
+def _start_of(items: Sequence[_Span], default: float) -> float:
     for item in items:
         if isinstance(item, _Hole):
             return item.start
@@ -108,7 +117,7 @@ def _start_of(items, default: float) -> float:
     return default
 
 
-def _characters(items, expected: int, start: float) -> list[tuple[float, float]]:
+def _characters(items: Sequence[_Span], expected: int, start: float) -> list[tuple[float, float]]:
     """A time for every spoken character: the service's where it aligned them;
     where it did not (a hole), the characters it did not account for, shared
     among the holes by their frame-counted length and spread evenly inside
@@ -138,7 +147,8 @@ def _shares(total: int, lengths: list[float]) -> list[int]:
     return [b - a for a, b in zip([0] + bounds[:-1], bounds)]
 
 
-def _place(words, spoken, floor: float, total_ms: float) -> list[TimedWord]:
+def _place(words: Sequence[tuple[str, bool]], spoken: Sequence[tuple[float, float]], floor: float,
+           total_ms: float) -> list[TimedWord]:
     """Give each source word the time of its first character. When the
     service's characters differ from ours (it normalised something), map by
     position in proportion, still on the service's own times."""

@@ -4,10 +4,10 @@
 file to an open text stream and returns how many cues (words, for JSON) it
 wrote. Like the cue builder it streams: nothing holds the whole book.
 
-- srt: plain cue text (captions.write_srt).
+- srt: plain cue text (write_srt).
 - vtt: in sentence style, a cue timestamp tag before each word after the
-  first (captions.write_vtt); plain text in word style, where a cue is one
-  word already.
+  first (write_vtt); plain text in word style, where a cue is one word
+  already.
 - ass: one event per cue on a 1920x1080 script, bottom centre; in sentence
   style each word is a karaoke syllable `{\\kNN}` (centiseconds) that turns
   from grey to white as it is spoken.
@@ -24,15 +24,8 @@ from typing import TextIO
 
 import pysubs2
 
-from narrator.captions.cues import (
-    CAPTION_STYLES,
-    Cue,
-    build_cues,
-    spoken_words,
-    words_by_line,
-    write_srt,
-    write_vtt,
-)
+from narrator.captions.cues import CAPTION_STYLES, Cue, build_cues
+from narrator.captions.grouping import spoken_words
 from narrator.model import Word
 
 CAPTION_FORMATS = ("srt", "vtt", "ass", "json")
@@ -57,6 +50,112 @@ def write_caption_file(
         "ass": lambda c, o: write_ass(c, o, karaoke=per_word),
     }
     return writers[fmt](cues, out)
+
+
+# --------------------------------------------------------------------------
+# SRT and WebVTT
+
+
+def _timestamp(ms: int, separator: str) -> str:
+    if ms < 0:
+        raise ValueError(f"negative timestamp: {ms} ms")
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
+
+
+def srt_timestamp(ms: int) -> str:
+    """`HH:MM:SS,mmm`; hours keep growing past 99 rather than wrapping."""
+    return _timestamp(ms, ",")
+
+
+def vtt_timestamp(ms: int) -> str:
+    """`HH:MM:SS.mmm`; hours keep growing past 99 rather than wrapping."""
+    return _timestamp(ms, ".")
+
+
+def _write_cues(cues: Iterable[Cue], out: TextIO, block: Callable[[int, Cue], str]) -> int:
+    """Stream cues through `block(number, cue) -> str`, a blank line between."""
+    count = 0
+    for count, cue in enumerate(cues, start=1):
+        if count > 1:
+            out.write("\n")
+        out.write(block(count, cue))
+    return count
+
+
+def write_srt(cues: Iterable[Cue], out: TextIO) -> int:
+    """Write SubRip cues (1-based, blank line between); return how many."""
+    return _write_cues(cues, out, lambda number, cue: (
+        f"{number}\n{srt_timestamp(cue.start_ms)} --> {srt_timestamp(cue.end_ms)}\n{cue.text}\n"
+    ))
+
+
+def _vtt_text(text: str) -> str:
+    # WebVTT cue text is markup: & and < must be escaped, and escaping > too
+    # means "-->" can never appear, while players still show it as typed.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def words_by_line(cue: Cue) -> list[list[Word]] | None:
+    """The cue's words split as its lines are; None when the cue carries no
+    words or they do not spell its lines (a hand-made cue)."""
+    if not cue.words:
+        return None
+    result: list[list[Word]] = []
+    pos = 0
+    for line in cue.lines:
+        taken: list[Word] = []
+        width = -1
+        while pos < len(cue.words) and width < len(line):
+            taken.append(cue.words[pos])
+            width += 1 + len(cue.words[pos].text)
+            pos += 1
+        if " ".join(w.text for w in taken) != line:
+            return None
+        result.append(taken)
+    return result if pos == len(cue.words) else None
+
+
+def _vtt_timed_text(cue: Cue) -> str:
+    """Cue text with a timestamp tag before each word that starts inside the
+    cue. WebVTT requires each tag to be later than the cue start and every
+    earlier tag, and earlier than the cue end; a word that cannot have one
+    (it starts with the word before, or before the cue's pushed start) is
+    highlighted together with the word before it."""
+    lines = words_by_line(cue)
+    if lines is None:
+        return _vtt_text(cue.text)
+    last = cue.start_ms
+    out: list[str] = []
+    for line in lines:
+        parts = []
+        for word in line:
+            tag = ""
+            if last < word.start_ms < cue.end_ms:
+                tag, last = f"<{vtt_timestamp(word.start_ms)}>", word.start_ms
+            parts.append(tag + _vtt_text(word.text))
+        out.append(" ".join(parts))
+    return "\n".join(out)
+
+
+def _vtt_plain_text(cue: Cue) -> str:
+    return _vtt_text(cue.text)
+
+
+def write_vtt(cues: Iterable[Cue], out: TextIO, *, word_times: bool = True) -> int:
+    """Write a WebVTT file (header, blank line between cues); return how many.
+
+    With `word_times` (the default) each word of a cue after the first gets a
+    cue timestamp tag, `<00:00:01.200>word`, the karaoke form browsers and
+    players highlight from; cues without words are written as plain text.
+    """
+    text = _vtt_timed_text if word_times else _vtt_plain_text
+    out.write("WEBVTT\n\n")
+    return _write_cues(cues, out, lambda _, cue: (
+        f"{vtt_timestamp(cue.start_ms)} --> {vtt_timestamp(cue.end_ms)}\n{text(cue)}\n"
+    ))
 
 
 # --------------------------------------------------------------------------
@@ -150,8 +249,10 @@ def write_ass(cues: Iterable[Cue], out: TextIO, *, karaoke: bool = True) -> int:
     text = _karaoke_text if karaoke else _plain_text
     out.write(_ass_header())
     count = 0
-    for count, cue in enumerate(cues, start=1):
-        out.write(f"Dialogue: 0,{ass_time(cue.start_ms)},{ass_time(cue.end_ms)},Default,,0,0,0,,{text(cue)}\n")
+    for cue in cues:
+        times = f"{ass_time(cue.start_ms)},{ass_time(cue.end_ms)}"
+        out.write(f"Dialogue: 0,{times},Default,,0,0,0,,{text(cue)}\n")
+        count += 1
     return count
 
 

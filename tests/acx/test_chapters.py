@@ -30,7 +30,8 @@ def tone_segment(rate: int, kbps: int, starts_ms: list[int]) -> SegmentAudio:
     encoder = Encoder(1, rate, rate, kbps)
     frames, samples, _ = audio_frames(encoder.encode(to_s16(pcm)) + encoder.flush())
     delay = CODEC_DELAY_SAMPLES * 1000 / rate  # where a decoder puts the tone: as the engine's timings say
-    words = tuple(TimedWord(f"w{i}", start + delay, start + delay + 300, True) for i, start in enumerate(starts_ms))
+    words = tuple(TimedWord(f"w{i}", start + delay, start + delay + 300, True)
+                  for i, start in enumerate(starts_ms))
     return SegmentAudio(b"".join(frames), samples, rate, words, False)
 
 

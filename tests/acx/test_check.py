@@ -62,7 +62,8 @@ def test_a_file_made_to_the_rules_passes_and_measures_as_its_source(tmp_path, go
     head, tail = sound_span(good)
     assert results["head"].measured == pytest.approx(head + delay, abs=0.015)
     assert results["tail"].measured == pytest.approx(tail + padding, abs=0.015)
-    assert (facts.sample_rate, facts.channels, facts.bitrates, facts.cbr) == (RATE, 1, frozenset({192_000}), True)
+    stream = (facts.sample_rate, facts.channels, facts.bitrates, facts.cbr)
+    assert stream == (RATE, 1, frozenset({192_000}), True)
 
 
 def test_stream_facts_count_the_frames_the_decoder_plays(tmp_path, good):
@@ -97,7 +98,8 @@ def test_each_level_rule_fails_alone_with_the_measured_value(tmp_path, make, rul
     assert failing(report) == {rule}
     result = by_rule(report.files[0].results)[rule]
     if expected is not None:
-        tolerance = {"head": 0.015, "noise-floor": 1.0, "peak": PEAK_TOLERANCE_DB}.get(rule, LEVEL_TOLERANCE_DB)
+        tolerances = {"head": 0.015, "noise-floor": 1.0, "peak": PEAK_TOLERANCE_DB}
+        tolerance = tolerances.get(rule, LEVEL_TOLERANCE_DB)
         assert result.measured == pytest.approx(expected(x), abs=tolerance)
     assert result.off_by > 0 and "the" in result.detail
     assert report.exit_code == ExitCode.CHECK_FAILED
@@ -165,7 +167,9 @@ def test_a_folder_is_checked_in_name_order_with_the_book_and_its_chapters(tmp_pa
     (tmp_path / "Book.srt").write_text("1\n", encoding="utf-8")
     (tmp_path / "._Book.mp3").write_bytes(b"\0\5\x16\7")  # a macOS resource fork
     report = check_paths(tmp_path)
-    assert [f.name for f in report.files] == ["Another.mp3", "Book.mp3", "Book/01 - One.mp3", "Book/02 - Two.mp3"]
+    assert [f.name for f in report.files] == [
+        "Another.mp3", "Book.mp3", "Book/01 - One.mp3", "Book/02 - Two.mp3"
+    ]
     assert report.passed
     assert report.book[0].detail == "Channels: mono in all 4 files"
 

@@ -201,7 +201,8 @@ def test_chapter_gain_brings_the_rms_to_the_target():
     assert chapter_gain_db(levels) == pytest.approx(TARGET_RMS_DB + 31.3, abs=1e-6)
     # With the room tone it will be framed by, the whole file lands on the target.
     gain = chapter_gain_db(levels, padding_seconds=3.25)
-    framed = np.concatenate((np.zeros(round(0.75 * RATE)), x * 10 ** (gain / 20), np.zeros(round(2.5 * RATE))))
+    framed = np.concatenate((np.zeros(round(0.75 * RATE)), x * 10 ** (gain / 20),
+                             np.zeros(round(2.5 * RATE))))
     assert rms_db(framed) == pytest.approx(TARGET_RMS_DB, abs=0.01)
 
 
@@ -307,7 +308,8 @@ def test_limiting_sample_peaks_alone_is_not_enough_once_lame_resamples(tmp_path)
     gain = chapter_gain_db(levels, padding_seconds=3.25)
     limited = [_sample_peak_limit(p * 10 ** (gain / 20)) for p in paragraphs]
     assert max(np.abs(p).max() for p in limited) <= np.float32(CEILING)
-    x = np.concatenate([room_tone(round(0.75 * rate), rate)[:, 0], *limited, room_tone(round(2.5 * rate), rate)[:, 0]])
+    x = np.concatenate([room_tone(round(0.75 * rate), rate)[:, 0], *limited,
+                        room_tone(round(2.5 * rate), rate)[:, 0]])
     path = tmp_path / "samples-only.mp3"
     path.write_bytes(encode_mp3(x, rate, out_rate=RATE))
     assert "peak" in {r.rule for r in check_paths(path).files[0].failures}

@@ -130,7 +130,8 @@ def book_audio(head: float = 0.75, tail: float = 2.5, seconds: float = 8.0, db: 
 
 
 def facts(**changes) -> StreamFacts:
-    base = dict(sample_rate=SAMPLE_RATE, channels=1, bitrates=frozenset({MIN_BITRATE}), duration=600.0)
+    base = {"sample_rate": SAMPLE_RATE, "channels": 1, "bitrates": frozenset({MIN_BITRATE}),
+            "duration": 600.0}
     return StreamFacts(**{**base, **changes})
 
 
@@ -237,8 +238,8 @@ def test_audio_made_to_the_rules_passes_every_rule():
     x = book_audio()
     results = judge(Levels.of(x, RATE), facts(duration=len(x) / RATE))
     assert [r.rule for r in results if not r.passed] == []
-    assert {r.rule for r in results} == {"rms", "peak", "noise-floor", "head", "tail", "sample-rate", "bitrate",
-                                         "cbr", "length"}
+    assert {r.rule for r in results} == {"rms", "peak", "noise-floor", "head", "tail", "sample-rate",
+                                         "bitrate", "cbr", "length"}
     assert all(r.off_by is None for r in results)
 
 
@@ -289,10 +290,13 @@ def test_a_value_a_hair_outside_the_range_says_so():
 
 
 @pytest.mark.parametrize("changes, rule, off_by, words", [
-    (dict(sample_rate=48000), "sample-rate", 48000 - SAMPLE_RATE, f"Sample rate 48000 Hz: ACX requires {SAMPLE_RATE} Hz"),
-    (dict(sample_rate=22050), "sample-rate", SAMPLE_RATE - 22050, f"Sample rate 22050 Hz: ACX requires {SAMPLE_RATE} Hz"),
-    (dict(bitrates=frozenset({128_000})), "bitrate", (MIN_BITRATE - 128_000) / 1000, "below the 192 kbps minimum"),
-    (dict(duration=(MAX_MINUTES + 1.5) * 60), "length", 1.5, "above the 120 min maximum"),
+    ({"sample_rate": 48000}, "sample-rate", 48000 - SAMPLE_RATE,
+     f"Sample rate 48000 Hz: ACX requires {SAMPLE_RATE} Hz"),
+    ({"sample_rate": 22050}, "sample-rate", SAMPLE_RATE - 22050,
+     f"Sample rate 22050 Hz: ACX requires {SAMPLE_RATE} Hz"),
+    ({"bitrates": frozenset({128_000})}, "bitrate", (MIN_BITRATE - 128_000) / 1000,
+     "below the 192 kbps minimum"),
+    ({"duration": (MAX_MINUTES + 1.5) * 60}, "length", 1.5, "above the 120 min maximum"),
 ])
 def test_stream_facts_break_their_rules(changes, rule, off_by, words):
     results = by_rule(judge(Levels.of(book_audio(), RATE), facts(**changes)))

@@ -25,10 +25,11 @@ from mutagen.mp4 import MP4, Atoms, MP4Cover
 
 from narrator.audio.encode import encode
 from narrator.audio.m4b import FFMPEG_ENV, ffmetadata, find_ffmpeg, write_m4b
-from narrator.audio.mp3 import audio_frames, duration_ms
+from narrator.audio.mp3 import audio_frames
 from narrator.audio.tags import ChapterMark, book_tag
 from narrator.errors import AudioError, ConfigError
 from narrator.model import Book, Chapter, Cover
+from tests.helpers import samples_ms
 
 try:
     FFMPEG, NO_FFMPEG = find_ffmpeg(), ""
@@ -46,12 +47,13 @@ def png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     rows = b"".join(b"\0" + bytes(range(12)) for _ in range(4))
     header = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
 
 
 def book(**changes) -> Book:
-    fields = dict(title="Das Buch: «Ça» = 書", author="Ann Author", language="de",
-                  chapters=tuple(Chapter(t, ("text",)) for t in TITLES), cover=Cover(png(), "image/png"))
+    fields = {"title": "Das Buch: «Ça» = 書", "author": "Ann Author", "language": "de",
+              "chapters": tuple(Chapter(t, ("text",)) for t in TITLES), "cover": Cover(png(), "image/png")}
     fields.update(changes)
     return Book(**fields)
 
@@ -60,7 +62,8 @@ def bursts(seconds: float, seed: int) -> bytes:
     """Noise in bursts: broadband onsets make cross-correlation lags unambiguous."""
     rng = random.Random(seed)
     count = int(seconds * RATE)
-    return array.array("h", (rng.randint(-9000, 9000) if (n // 2000) % 3 else 0 for n in range(count))).tobytes()
+    noise = (rng.randint(-9000, 9000) if (n // 2000) % 3 else 0 for n in range(count))
+    return array.array("h", noise).tobytes()
 
 
 @cache
@@ -77,7 +80,7 @@ def marks() -> list[ChapterMark]:
     """Times by counting samples, like the assembler."""
     result, at = [], 0
     for title, (_, samples) in zip(TITLES, chapter_frames()):
-        result.append(ChapterMark(title, duration_ms(at, RATE), duration_ms(at + samples, RATE)))
+        result.append(ChapterMark(title, samples_ms(at, RATE), samples_ms(at + samples, RATE)))
         at += samples
     return result
 

@@ -16,7 +16,6 @@ import io
 import math
 import random
 import struct
-from fractions import Fraction
 from functools import cache
 
 import lameenc
@@ -25,15 +24,7 @@ import pytest
 from mutagen.apev2 import APEv2
 from mutagen.id3 import ID3, TIT2
 
-from narrator.audio.mp3 import (
-    FrameHeader,
-    FrameReader,
-    audio_frames,
-    duration,
-    duration_ms,
-    is_info_frame,
-    parse_header,
-)
+from narrator.audio.mp3 import FrameHeader, FrameReader, audio_frames, parse_header
 from narrator.errors import AudioError
 
 
@@ -46,7 +37,8 @@ def encode(rate: int, channels: int, kbps: int, seconds: float = 0.5, freq: int 
     encoder.set_channels(channels)
     encoder.set_quality(7)
     n = int(rate * seconds)
-    pcm = array.array("h", (int(8000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(n) for _ in range(channels)))
+    pcm = array.array("h", (int(8000 * math.sin(2 * math.pi * freq * i / rate))
+                            for i in range(n) for _ in range(channels)))
     return bytes(encoder.encode(pcm.tobytes())) + bytes(encoder.flush())
 
 
@@ -275,25 +267,30 @@ def test_xing_info_frame_is_dropped(rate, channels, kbps, offset, tag):
     chunk = encode(rate, channels, kbps)
     audio = split(chunk)
     info = metadata_frame(audio[0], offset, tag)
-    assert is_info_frame(info)
-    assert not is_info_frame(audio[0])
-    assert not is_info_frame(metadata_frame(audio[0], offset + 1, tag))
     frames, reader = run([info + chunk])
     assert frames == audio
     assert reader.skipped_bytes == len(info)
     assert reader.samples == decoded_samples(b"".join(frames)) == decoded_samples(chunk)
+    # The tag counts only where the side info ends: one byte off, the frame is audio.
+    misplaced = metadata_frame(audio[0], offset + 1, tag)
+    frames, reader = run([misplaced + chunk])
+    assert frames == [misplaced, *audio] and reader.skipped_bytes == 0
 
 
 def test_vbri_frame_is_dropped():
     chunk = encode(44100, 2, 128)
     vbri = metadata_frame(split(chunk)[0], 36, b"VBRI")
-    assert is_info_frame(vbri)
-    assert run([vbri + chunk])[0] == split(chunk)
+    frames, reader = run([vbri + chunk])
+    assert frames == split(chunk) and reader.skipped_bytes == len(vbri)
 
 
-def test_is_info_frame_rejects_non_frames():
-    assert not is_info_frame(b"")
-    assert not is_info_frame(b"Xing" * 20)
+def test_metadata_tags_outside_a_frame_are_plain_garbage():
+    assert run([b""])[0] == []
+    frames, reader = run([b"Xing" * 20])
+    assert frames == [] and reader.skipped_bytes == 80
+    chunk = encode(44100, 2, 128)
+    frames, reader = run([b"Xing" * 20 + chunk])
+    assert frames == split(chunk) and reader.skipped_bytes == 80
 
 
 # -- damage ------------------------------------------------------------------
@@ -392,20 +389,6 @@ def test_joined_chunks_decode_to_counted_samples():
     assert joined == b"".join(chunks)
     assert reader.samples == decoded_samples(joined) == sum(audio_frames(c)[1] for c in chunks)
     assert reader.sample_rate == 24000
-
-
-def test_duration():
-    assert duration_ms(0, 22050) == 0
-    assert duration_ms(44100, 44100) == 1000
-    assert duration_ms(22050 + 11, 22050) == 1000  # 1000.4988 ms
-    assert duration_ms(22050 + 12, 22050) == 1001  # 1000.5442 ms
-    assert duration_ms(12, 24000) == 1  # exactly 0.5 ms rounds up
-    assert duration(576, 22050) == Fraction(32, 1225)  # 26.1224... ms
-    # Why callers sum samples: 1000 frames of 576 samples at 22050 Hz.
-    assert duration_ms(1000 * 576, 22050) == 26122
-    assert sum(duration_ms(576, 22050) for _ in range(1000)) == 26000
-    with pytest.raises(ValueError):
-        duration_ms(1, 0)
 
 
 def test_audio_frames_of_empty_or_junk():

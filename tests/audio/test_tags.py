@@ -17,9 +17,10 @@ from mutagen.id3 import ID3, CTOCFlags
 from mutagen.mp3 import MP3
 
 from narrator.audio.encode import encode
-from narrator.audio.mp3 import audio_frames, duration_ms
+from narrator.audio.mp3 import audio_frames
 from narrator.audio.tags import PADDING, ChapterMark, book_tag, chapter_tag, iso639_2
 from narrator.model import Book, Chapter, Cover
+from tests.helpers import samples_ms
 
 RATE = 22050
 FRAME = 576  # samples per MPEG-2 layer III frame
@@ -31,7 +32,8 @@ def png(width: int = 3, height: int = 2) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     rows = b"".join(b"\0" + bytes(range(3 * width)) for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
 
 
 @cache
@@ -45,14 +47,14 @@ def mp3_frames(seconds: float = 3.0) -> bytes:
 def marks_at(frames: list[bytes], cuts: list[int], titles: list[str]) -> list[ChapterMark]:
     """Chapter marks at frame indexes, timed by counting samples like the assembler."""
     bounds = [0, *cuts, len(frames)]
-    return [ChapterMark(title, duration_ms(a * FRAME, RATE), duration_ms(b * FRAME, RATE))
+    return [ChapterMark(title, samples_ms(a * FRAME, RATE), samples_ms(b * FRAME, RATE))
             for title, a, b in zip(titles, bounds, bounds[1:])]
 
 
 def book(**changes) -> Book:
-    fields = dict(title="Le Petit Prince — «Ça» 日本語 📖", author="Antoine de Saint-Exupéry",
-                  chapters=(Chapter("I", ("Lorsque j'avais six ans",)),), language="fr-CA",
-                  cover=Cover(png(), "image/png"))
+    fields = {"title": "Le Petit Prince — «Ça» 日本語 📖", "author": "Antoine de Saint-Exupéry",
+              "chapters": (Chapter("I", ("Lorsque j'avais six ans",)),), "language": "fr-CA",
+              "cover": Cover(png(), "image/png")}
     fields.update(changes)
     return Book(**fields)
 
@@ -89,7 +91,7 @@ def test_book_tag_chapters_read_back_in_order_with_frame_exact_times(tmp_path):
         assert (chap.start_offset, chap.end_offset) == (0xFFFFFFFF, 0xFFFFFFFF)
         assert chap.sub_frames["TIT2"].text == [TITLES[n - 1]]
     assert chapters["chp2"].start_time == 1045  # 40 frames * 576 / 22050 s = 1044.9 ms
-    assert chapters["chp3"].end_time == duration_ms(samples, rate)
+    assert chapters["chp3"].end_time == samples_ms(samples, rate)
 
 
 def test_book_tag_frames(tmp_path):

@@ -74,7 +74,8 @@ def test_put_then_get_gives_back_frames_words_and_meta(cache):
     entry = cache.get(k)
     assert frames_of(cache, entry) == sound.frames
     assert entry.words == list(sound.words)
-    assert (entry.meta["samples"], entry.meta["sample_rate"], entry.meta["estimated"]) == (1152 * 9, 44100, True)
+    meta = entry.meta
+    assert (meta["samples"], meta["sample_rate"], meta["estimated"]) == (1152 * 9, 44100, True)
     assert entry.meta["characters"] == 15
     assert list(cache.keys()) == [k]
 

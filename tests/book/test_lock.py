@@ -58,7 +58,8 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(holder, caplog):
     child.wait()
     with caplog.at_level(logging.INFO, logger="narrator"), FolderLock(folder) as lock:
         assert json.loads(lock.path.read_text())["pid"] == os.getpid()
-    assert f"taking over the lock on {folder} left by pid {child.pid}, which is no longer running" in caplog.text
+    taking_over = f"taking over the lock on {folder} left by pid {child.pid}, which is no longer running"
+    assert taking_over in caplog.text
 
 
 def test_the_record_says_who_holds_the_lock(holder):
@@ -101,7 +102,8 @@ def test_an_unreadable_record_just_says_another_run(tmp_path):
         lock.path.write_text("{not json")
         with pytest.raises(LockedError) as refused:
             FolderLock(tmp_path).acquire()
-    assert str(refused.value).startswith(f"{tmp_path} is being narrated by another run: this run leaves it alone")
+    refusal = f"{tmp_path} is being narrated by another run: this run leaves it alone"
+    assert str(refused.value).startswith(refusal)
 
 
 def test_an_empty_record_just_says_another_run(tmp_path):

@@ -9,9 +9,10 @@ import miniaudio
 import numpy as np
 import pytest
 
-from narrator.runner import NarrateOptions, narrate_book
 from narrator.server.app import EmbeddedServer
+from narrator.settings import NarrateOptions
 from tests.helpers import generated_book, run
+from tests.narrating import narrate_book
 
 TOLERANCE_MS = 60
 QUIET_MS = 50  # a paragraph starts after at least this much silence
@@ -59,7 +60,8 @@ def paragraph_starts(book) -> list[bool]:
 @pytest.mark.slow
 def test_paragraph_cues_start_where_speech_starts_with_no_drift(tmp_path):
     book = generated_book(300, chapters=4, seed=9)  # about 35 minutes of speech
-    result = run(narrate_book(book, "long", NarrateOptions(tmp_path, output_format="mp3_22050_32", progress=False)))
+    options = NarrateOptions(tmp_path, output_format="mp3_22050_32", progress=False)
+    result = run(narrate_book(book, "long", options))
     assert result.audio_seconds > 25 * 60
     onsets = speech_onsets(result.mp3.read_bytes())
     flags, word = paragraph_starts(book), 0

@@ -2,10 +2,12 @@
 
 import lameenc
 import miniaudio
+import pytest
 
 from narrator.book import assemble, layout
 from narrator.book.cache import BookSegments, SegmentCache
 from narrator.book.timeline import SegmentAudio, TimedWord, segment_audio
+from narrator.errors import AudioError
 from narrator.protocol.events import Alignment, AudioChunk, Final
 
 
@@ -76,9 +78,36 @@ def test_ten_hours_of_segments_do_not_drift(tmp_path):
     assert all(a[2] == b[1] for a, b in zip(marks, marks[1:])), "each chapter starts where the last ended"
 
 
+def chapter_end_ms(samples: int, rate: int) -> int:
+    """The end mark of a one-chapter book of `samples` samples."""
+    ((_, _, end),) = layout.book_marks([layout.ChapterAudio("c", (), samples, rate, rate)])
+    return end
+
+
+def test_chapter_marks_round_exact_sample_counts_half_up():
+    assert chapter_end_ms(0, 22050) == 0
+    assert chapter_end_ms(44100, 44100) == 1000
+    assert chapter_end_ms(22050 + 11, 22050) == 1000  # 1000.4988 ms
+    assert chapter_end_ms(22050 + 12, 22050) == 1001  # 1000.5442 ms
+    assert chapter_end_ms(12, 24000) == 1  # exactly 0.5 ms rounds up
+
+
+def test_chapter_marks_count_samples_not_rounded_milliseconds():
+    # 1000 chapters of one 576-sample frame at 22050 Hz, 26.1224... ms each.
+    chapters = [layout.ChapterAudio(f"{n}", (), 576, 22050, 22050) for n in range(1000)]
+    assert list(layout.book_marks(chapters))[-1][2] == 26122
+    assert sum(chapter_end_ms(576, 22050) for _ in range(1000)) == 26000  # the mistake avoided
+
+
+def test_a_segment_without_audio_frames_is_refused():
+    with pytest.raises(AudioError, match="no audio frames"):
+        segment_audio(["one two"], [AudioChunk(b"not audio at all", None)])
+
+
 def test_a_chunk_without_alignment_gets_the_characters_the_others_did_not_account_for():
     one, two, three = silence_mp3(1.0), silence_mp3(2.0), silence_mp3(1.0)
-    chunks = [AudioChunk(one, aligned("aa bb ", 100)), AudioChunk(two, None), AudioChunk(three, aligned("ee ", 100))]
+    chunks = [AudioChunk(one, aligned("aa bb ", 100)), AudioChunk(two, None),
+              AudioChunk(three, aligned("ee ", 100))]
     audio = segment_audio(["aa bb cc dd ee"], chunks)
     assert audio.estimated
     first = miniaudio.mp3_read_s16(one).num_frames * 1000 / 22050

@@ -11,7 +11,7 @@ import re
 import pysubs2
 import pytest
 
-from narrator.captions.cues import CAPTION_STYLES, Cue, build_cues, write_srt
+from narrator.captions.cues import CAPTION_STYLES, Cue, build_cues
 from narrator.captions.formats import (
     CAPTION_FORMATS,
     PLAY_RES,
@@ -19,9 +19,10 @@ from narrator.captions.formats import (
     ass_time,
     write_ass,
     write_caption_file,
+    write_srt,
 )
 from narrator.model import Word
-from tests.captions.test_cues import CountingWords, random_words, spoken_of, timed
+from tests.captions.timed_words import CountingWords, random_words, spoken_of, timed
 
 
 def write(fmt: str, words, *, style: str = "sentence", audio_end_ms: int | None = None) -> tuple[int, str]:
@@ -97,7 +98,9 @@ def test_ass_karaoke_exact():
 
 def test_ass_karaoke_line_breaks_and_gaps():
     # Two lines; a gap before "world" belongs to the word before it.
-    words = [Word("Hello,", 0, 300), Word("big", 1000, 1200), Word("wide", 1200, 1500), Word("world.", 1500, 1900)]
+    words = [
+        Word("Hello,", 0, 300), Word("big", 1000, 1200), Word("wide", 1200, 1500), Word("world.", 1500, 1900)
+    ]
     cues = list(build_cues(words, audio_end_ms=5000, max_chars=12))
     assert cues[0].lines == ("Hello, big", "wide world.")
     out = io.StringIO()
@@ -134,7 +137,8 @@ def test_ass_words_cannot_inject_overrides(word: str):
 
 
 def test_ass_escape_leaves_plain_text_alone():
-    assert ass_escape("Caf\u00e9, \u201cquoted\u201d \u2014 50% (yes)!") == "Caf\u00e9, \u201cquoted\u201d \u2014 50% (yes)!"
+    plain = "Caf\u00e9, \u201cquoted\u201d \u2014 50% (yes)!"
+    assert ass_escape(plain) == plain
 
 
 def test_ass_time_rounds_like_pysubs2_and_passes_ten_hours():
