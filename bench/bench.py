@@ -50,9 +50,14 @@ RESULT_LINE = re.compile(
 
 # --- the book -------------------------------------------------------------
 
-_NOUNS = ["harbour", "lantern", "morning", "river", "stone", "window", "garden", "letter", "evening", "bridge", "shadow", "candle", "market", "orchard", "meadow", "pocket", "whistle", "ladder", "thunder", "kettle", "compass", "ferry", "chimney", "hedgerow", "sparrow", "blanket", "attic", "valley", "rooftop", "station", "carriage", "island", "cottage", "workshop"]
-_ADJECTIVES = ["quiet", "narrow", "golden", "patient", "crooked", "distant", "silver", "early", "hollow", "gentle", "weathered", "small"]
-_VERBS = ["waited", "watched", "remembered", "carried", "followed", "crossed", "mended", "opened", "gathered", "listened", "wandered", "counted"]
+_NOUNS = ["harbour", "lantern", "morning", "river", "stone", "window", "garden", "letter", "evening",
+          "bridge", "shadow", "candle", "market", "orchard", "meadow", "pocket", "whistle", "ladder",
+          "thunder", "kettle", "compass", "ferry", "chimney", "hedgerow", "sparrow", "blanket", "attic",
+          "valley", "rooftop", "station", "carriage", "island", "cottage", "workshop"]
+_ADJECTIVES = ["quiet", "narrow", "golden", "patient", "crooked", "distant", "silver", "early", "hollow",
+               "gentle", "weathered", "small"]
+_VERBS = ["waited", "watched", "remembered", "carried", "followed", "crossed", "mended", "opened", "gathered",
+          "listened", "wandered", "counted"]
 _LINKS = ["and", "but", "while", "because", "until", "so", "although"]
 
 
@@ -142,7 +147,8 @@ class Server:
                 line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 self.kill()
-                raise SystemExit(f"bench: the server did not say it was listening within {READY_TIMEOUT:g} s")
+                raise SystemExit(f"bench: the server did not say it was listening within "
+                                 f"{READY_TIMEOUT:g} s") from None
             if line is None:
                 raise SystemExit("bench: the server exited before listening:\n" + "".join(self.stderr[-20:]))
             match = re.search(r"listening on (wss?://\S+)", line)
@@ -178,10 +184,12 @@ def narrate(book: Path, out_dir: Path, url: str, concurrency: int, *options: str
     `may_fail`, a run that failed gives its error line as figures["error"])."""
     # A segment cache of this output's own: a second run of the same command (faults) resumes
     # from it, and no other benchmark, nor the user's cache, serves anything.
-    env = dict(os.environ, ELEVENLABS_API_KEY="bench", NARRATOR_CACHE=str(out_dir.parent / f"{out_dir.name}.cache"))
+    env = dict(os.environ, ELEVENLABS_API_KEY="bench",
+               NARRATOR_CACHE=str(out_dir.parent / f"{out_dir.name}.cache"))
     log = out_dir.parent / f"{out_dir.name}.log"
     command = [*NARRATOR, "narrate", str(book), "-o", str(out_dir), "--provider", "elevenlabs",
-               "--endpoint", url, "--voice", VOICE, "--concurrency", str(concurrency), "--format", audio_format, *options]
+               "--endpoint", url, "--voice", VOICE, "--concurrency", str(concurrency),
+               "--format", audio_format, *options]
     with log.open("w+", encoding="utf-8") as output:
         started = time.monotonic()
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
@@ -195,14 +203,15 @@ def narrate(book: Path, out_dir: Path, url: str, concurrency: int, *options: str
         output.seek(0)
         text = output.read()
     if usage.exit_code != 0 and may_fail:
-        return usage, {"error": next((l for l in text.splitlines() if "narrator: error:" in l), "")}
+        return usage, {"error": next((line for line in text.splitlines() if "narrator: error:" in line), "")}
     if usage.exit_code != 0:
         tail = "\n".join(text.splitlines()[-20:])
         raise SystemExit(f"bench: narrate exited {usage.exit_code}:\n{tail}")
     for line in text.splitlines():
         match = RESULT_LINE.search(line)
         if match:
-            figures = {k: float(v) if "." in v else int(v.replace(",", "")) for k, v in match.groupdict().items()}
+            figures = {k: float(v) if "." in v else int(v.replace(",", ""))
+                       for k, v in match.groupdict().items()}
             break
     else:
         raise SystemExit(f"bench: no result line from narrate:\n{text[-2000:]}")
@@ -262,7 +271,8 @@ def throughput(args) -> dict:
         tmp = Path(tmp)
         book = tmp / "book.md"
         characters = write_book(book, args.minutes * 60, seed=args.seed)
-        pretend = ("--ttfb-ms", str(args.ttfb_ms), "--speed", str(args.speed), "--capacity", str(args.capacity))
+        pretend = ("--ttfb-ms", str(args.ttfb_ms), "--speed", str(args.speed),
+                   "--capacity", str(args.capacity))
         usage, figures, stats, _ = narrate_through_server(book, tmp / "out", args.concurrency, *pretend)
     ideal = stats["generating_seconds"] / args.capacity
     return {
@@ -289,7 +299,8 @@ def print_throughput(r: dict) -> None:
     print(f"service      ttfb {r['ttfb_ms']} ms, speed {r['speed']:g}x, capacity {r['capacity']}; "
           f"client concurrency {r['concurrency']}")
     print(f"wall         {r['wall_seconds']:.2f} s")
-    print(f"ideal        {r['ideal_seconds']:.2f} s  (generating {r['server']['generating_seconds']:.1f} s / capacity)")
+    print(f"ideal        {r['ideal_seconds']:.2f} s  "
+          f"(generating {r['server']['generating_seconds']:.1f} s / capacity)")
     verdict = "ok" if r["ratio"] >= 0.9 else "BELOW TARGET 0.9"
     print(f"ratio        {r['ratio']:.3f}  ideal/wall  [{verdict}]")
 
@@ -312,11 +323,12 @@ def faults(args) -> dict:
             while len(runs) < args.runs and not (runs and runs[-1]["exit_code"] == 0):
                 usage, figures = narrate(book, tmp / "out", server.url, args.concurrency,
                                          "--timeout", str(args.timeout), may_fail=True)
-                runs.append({"exit_code": usage.exit_code, "wall_seconds": round(usage.wall_seconds, 3), **figures})
+                runs.append({"exit_code": usage.exit_code, "wall_seconds": round(usage.wall_seconds, 3),
+                             **figures})
         finally:
             stats, _ = server.stop()
-    return {"mode": "faults", "faults": args.faults, "seed": args.seed, "characters": characters, "runs": runs,
-            "server": stats, "waste": round(stats["characters"] / characters, 3)}
+    return {"mode": "faults", "faults": args.faults, "seed": args.seed, "characters": characters,
+            "runs": runs, "server": stats, "waste": round(stats["characters"] / characters, 3)}
 
 
 def print_faults(r: dict) -> None:
@@ -326,7 +338,8 @@ def print_faults(r: dict) -> None:
         print(f"run {i}        exit {run['exit_code']}, {run['wall_seconds']:.1f} s: {said}")
     injected = ", ".join(f"{n} {name}" for name, n in sorted(r["server"]["faults"].items()))
     print(f"injected     {injected}")
-    print(f"waste        {r['server']['characters']} characters generated for {r['characters']}: {r['waste']:.2f}")
+    print(f"waste        {r['server']['characters']} characters generated for {r['characters']}: "
+          f"{r['waste']:.2f}")
 
 
 # --- client cost ----------------------------------------------------------
@@ -363,7 +376,8 @@ def client(args) -> dict:
                 round((usage.cpu_seconds - base.cpu_seconds) / audio_hours, 2) if audio_hours else None,
             "peak_rss_mb": round(usage.peak_rss_mb, 1),
             "server_cpu_seconds": round(server_usage.cpu_seconds, 3),
-            "from_cache": {"wall_seconds": round(rejoin.wall_seconds, 3), "cpu_seconds": round(rejoin.cpu_seconds, 3),
+            "from_cache": {"wall_seconds": round(rejoin.wall_seconds, 3),
+                           "cpu_seconds": round(rejoin.cpu_seconds, 3),
                            "peak_rss_mb": round(rejoin.peak_rss_mb, 1)},
             "server_peak_rss_mb": round(server_usage.peak_rss_mb, 1),
             "narrate": figures,
@@ -411,29 +425,33 @@ def mastering(args) -> dict:
 
 
 def print_mastering(r: dict) -> None:
-    print(f"book files made again from the cache ({r['format']}), and `narrator check` of the --acx chapter files")
+    print(f"book files made again from the cache ({r['format']}), "
+          "and `narrator check` of the --acx chapter files")
     for row in r["rows"]:
         for name in ("copied", "acx", "check"):
             u = row[name]
-            print(f"  {row['audio_hours']:.2f} audio h  {name:>6}: wall {u['wall_seconds']:.1f} s, CPU {u['cpu_seconds']:.1f} s "
-                  f"({u['cpu_seconds_per_audio_hour']:.1f} s per audio hour), peak RSS {u['peak_rss_mb']:.1f} MB")
+            print(f"  {row['audio_hours']:.2f} audio h  {name:>6}: wall {u['wall_seconds']:.1f} s, "
+                  f"CPU {u['cpu_seconds']:.1f} s ({u['cpu_seconds_per_audio_hour']:.1f} s per audio hour), "
+                  f"peak RSS {u['peak_rss_mb']:.1f} MB")
         print(f"  check exit code: {row['check_exit']}")
 
 
 def print_client(r: dict) -> None:
-    header = ("hours", "characters", "audio h", "wall s", "CPU s", "CPU s/audio h", "net", "peak RSS MB", "server CPU s",
-              "from cache: wall s", "CPU s", "RSS MB")
+    header = ("hours", "characters", "audio h", "wall s", "CPU s", "CPU s/audio h", "net", "peak RSS MB",
+              "server CPU s", "from cache: wall s", "CPU s", "RSS MB")
     table = [header] + [
-        (f"{row['hours_requested']:g}", str(row["characters"]), f"{row['audio_hours']:.3f}", f"{row['wall_seconds']:.1f}",
-         f"{row['cpu_seconds']:.1f}", f"{row['cpu_seconds_per_audio_hour']:.1f}",
-         f"{row['net_cpu_seconds_per_audio_hour']:.1f}", f"{row['peak_rss_mb']:.1f}",
+        (f"{row['hours_requested']:g}", str(row["characters"]), f"{row['audio_hours']:.3f}",
+         f"{row['wall_seconds']:.1f}", f"{row['cpu_seconds']:.1f}",
+         f"{row['cpu_seconds_per_audio_hour']:.1f}", f"{row['net_cpu_seconds_per_audio_hour']:.1f}",
+         f"{row['peak_rss_mb']:.1f}",
          f"{row['server_cpu_seconds']:.1f}", f"{row['from_cache']['wall_seconds']:.1f}",
          f"{row['from_cache']['cpu_seconds']:.1f}", f"{row['from_cache']['peak_rss_mb']:.1f}")
         for row in r["rows"]
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     print(f"narrate client only, concurrency {r['concurrency']}, {r['format']}; "
-          f"startup alone (narrator --version): {r['startup']['cpu_seconds']:.2f} CPU s, {r['startup']['peak_rss_mb']:.1f} MB")
+          f"startup alone (narrator --version): {r['startup']['cpu_seconds']:.2f} CPU s, "
+          f"{r['startup']['peak_rss_mb']:.1f} MB")
     for line in table:
         print("  ".join(cell.rjust(width) for cell, width in zip(line, widths)))
 
@@ -452,7 +470,8 @@ def main(argv: list[str] | None = None) -> None:
     def common(p) -> None:
         p.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
         p.add_argument("--seed", type=int, default=1, help="Seed of the generated prose.")
-        p.add_argument("--keep", action="store_true", help="Keep the temp folder (book, output, narrate log).")
+        p.add_argument("--keep", action="store_true",
+                       help="Keep the temp folder (book, output, narrate log).")
 
     t = sub.add_parser("throughput", help="Wall time against a slow cloud stand-in, compared with the ideal.")
     t.add_argument("--minutes", type=float, default=20.0, help="Minutes of audio in the generated book.")
@@ -463,12 +482,14 @@ def main(argv: list[str] | None = None) -> None:
     common(t)
 
     c = sub.add_parser("client", help="CPU and memory of the narrate process alone.")
-    c.add_argument("--hours", type=float, nargs="+", default=[1.0], help="Hours of audio; several give several rows.")
+    c.add_argument("--hours", type=float, nargs="+", default=[1.0],
+                   help="Hours of audio; several give several rows.")
     c.add_argument("--concurrency", type=int, default=4, help="narrate --concurrency.")
     common(c)
 
     m = sub.add_parser("mastering", help="Chapter files copied and mastered (--acx) from the cache; check.")
-    m.add_argument("--hours", type=float, nargs="+", default=[1.0], help="Hours of audio; several give several rows.")
+    m.add_argument("--hours", type=float, nargs="+", default=[1.0],
+                   help="Hours of audio; several give several rows.")
     m.add_argument("--concurrency", type=int, default=4, help="narrate --concurrency.")
     common(m)
 
@@ -476,7 +497,8 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--hours", type=float, default=1.0, help="Hours of audio in the generated book.")
     f.add_argument("--faults", default=ISSUE_FAULTS, help="serve --faults, without the seed.")
     f.add_argument("--runs", type=int, default=3, help="At most this many runs.")
-    f.add_argument("--timeout", type=float, default=5.0, help="narrate --timeout: seconds before a stall is retried.")
+    f.add_argument("--timeout", type=float, default=5.0,
+                   help="narrate --timeout: seconds before a stall is retried.")
     f.add_argument("--concurrency", type=int, default=4, help="narrate --concurrency.")
     common(f)
 

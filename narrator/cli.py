@@ -10,12 +10,14 @@ import signal
 import ssl
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from narrator import __version__
 from narrator.book.cache import SegmentCache
-from narrator.captions.formats import CAPTION_FORMATS, CAPTION_STYLES
+from narrator.captions.cues import CAPTION_STYLES
+from narrator.captions.formats import CAPTION_FORMATS
 from narrator.client.budget import Budget
 from narrator.errors import ExitCode, NarratorError
 from narrator.jobs.batch import job_status, run_jobs
@@ -24,12 +26,13 @@ from narrator.jobs.jobfile import find_jobs, load_job
 from narrator.jobs.pricing import load_prices
 from narrator.keys import RedactingFilter, redact
 from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION
-from narrator.runner import PROVIDERS, narrate_file, plan_book
-from narrator.server.app import CloudProfile, EmbeddedServer
-from narrator.server.faults import parse_faults
-from narrator.settings import M4B, build_options
+from narrator.runner import narrate_file, read_and_plan
+from narrator.settings import M4B, PROVIDERS, build_options
 from narrator.text import read_document
 from narrator.text.select import chapter_listing
+
+if TYPE_CHECKING:
+    from narrator.server.app import EmbeddedServer
 
 log = logging.getLogger("narrator")
 
@@ -50,7 +53,8 @@ def main() -> None:
         click.echo(f"narrator: error: {redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("narrator: interrupted; finished segments are kept: run the same command again to go on", err=True)
+        click.echo("narrator: interrupted; finished segments are kept: "
+                   "run the same command again to go on", err=True)
         sys.exit(ExitCode.INTERRUPTED)
 
 
@@ -71,15 +75,18 @@ _SETTINGS_OPTIONS = [
     click.option("--provider", type=click.Choice(PROVIDERS), default="local", show_default=True,
                  help="local: the embedded engine, started here. elevenlabs (ELEVENLABS_API_KEY) or sarvam "
                       "(SARVAM_API_KEY): the cloud services."),
-    click.option("--voice", help="Voice id (an espeak-ng voice such as en-gb for local; the speaker for sarvam)."),
+    click.option("--voice",
+                 help="Voice id (an espeak-ng voice such as en-gb for local; the speaker for sarvam)."),
     click.option("--model", help="Model id, e.g. eleven_multilingual_v2 or bulbul:v2."),
-    click.option("--endpoint", help="ws:// or wss:// base URL of the service (default wss://api.elevenlabs.io, "
-                                    "wss://api.sarvam.ai)."),
-    click.option("--region", type=click.Choice(tuple(REGIONS)), help="Data-residency endpoint, instead of --endpoint."),
-    click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Sessions at once."),
+    click.option("--endpoint", help="ws:// or wss:// base URL of the service (default "
+                                    "wss://api.elevenlabs.io, wss://api.sarvam.ai)."),
+    click.option("--region", type=click.Choice(tuple(REGIONS)),
+                 help="Data-residency endpoint, instead of --endpoint."),
+    click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+                 help="Sessions at once."),
     click.option("--format", type=click.Choice((*MP3_FORMATS, M4B)),
-                 help="ElevenLabs' output_format (default mp3_44100_128), or m4b: also an M4B audiobook with chapters "
-                      "and cover (needs ffmpeg)."),
+                 help="ElevenLabs' output_format (default mp3_44100_128), or m4b: also an M4B audiobook "
+                      "with chapters and cover (needs ffmpeg)."),
     click.option("--titles/--no-titles", default=True, help="Speak chapter titles (default: yes)."),
     click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
                  help="Seconds without a message before a stream counts as stalled and is retried."),
@@ -89,37 +96,48 @@ _SETTINGS_OPTIONS = [
     click.option("--caption-style", type=click.Choice(CAPTION_STYLES),
                  help="sentence: cues of up to two 42-character lines (default); word: one cue per word."),
     # The book files.
-    click.option("--chapters", metavar="N-M,...", help="Narrate these chapters only, numbered as `narrator chapters "
-                                                       "BOOK` lists them, e.g. 3-7 or 1,4,9- (default: the prose, "
-                                                       "without cover, contents and copyright pages)."),
+    click.option("--chapters", metavar="N-M,...",
+                 help="Narrate these chapters only, numbered as `narrator chapters BOOK` lists them, "
+                      "e.g. 3-7 or 1,4,9- (default: the prose, without cover, contents and copyright "
+                      "pages)."),
     click.option("--chapter-files/--no-chapter-files", default=None,
-                 help="Also one MP3 per chapter, OUT/STEM/NN - Title.mp3, with its own captions (default: yes)."),
+                 help="Also one MP3 per chapter, OUT/STEM/NN - Title.mp3, with its own captions "
+                      "(default: yes)."),
     click.option("--lead-in", type=float, help="Seconds of room tone before each chapter (default 0.75)."),
     click.option("--chapter-pause", type=float, help="Seconds of room tone after each chapter (default 2)."),
-    click.option("--paragraph-pause", type=float, help="Seconds between paragraphs (default: the voice's own). "
-                                                       "Re-encodes the audio."),
-    click.option("--acx", is_flag=True, default=None, help="Master for Audible's ACX: levels, room tone, "
-                                                           "44.1 kHz 192 kbps CBR. Re-encodes the audio."),
+    click.option("--paragraph-pause", type=float,
+                 help="Seconds between paragraphs (default: the voice's own). Re-encodes the audio."),
+    click.option("--acx", is_flag=True, default=None,
+                 help="Master for Audible's ACX: levels, room tone, 44.1 kHz 192 kbps CBR. "
+                      "Re-encodes the audio."),
     # What the service is asked for. Ranges are checked by the codec's validate(), not by
     # click, so a value out of range is one line that gives the range, exit 3.
     click.option("--language", help="The language to speak: ISO 639-1 for ElevenLabs (en, de, hi), "
                                     "BCP-47 for sarvam (en-IN, hi-IN; default en-IN)."),
-    click.option("--seed", type=int, help="0-4294967295: best-effort repeatable audio for the same text and settings."),
+    click.option("--seed", type=int,
+                 help="0-4294967295: best-effort repeatable audio for the same text and settings."),
     click.option("--text-normalization", type=click.Choice(TEXT_NORMALIZATION),
                  help="Spell out numbers, dates and abbreviations (auto: the service decides)."),
-    click.option("--ssml/--no-ssml", default=None, help="Read SSML tags in the text (needed for phoneme dictionaries)."),
-    click.option("--pronunciation-dictionary", "pronunciation_dictionaries", multiple=True, metavar="ID[:VERSION]",
-                 help="Apply this pronunciation dictionary (latest version if none given); repeat for up to 3."),
+    click.option("--ssml/--no-ssml", default=None,
+                 help="Read SSML tags in the text (needed for phoneme dictionaries)."),
+    click.option("--pronunciation-dictionary", "pronunciation_dictionaries", multiple=True,
+                 metavar="ID[:VERSION]",
+                 help="Apply this pronunciation dictionary (latest version if none given); "
+                      "repeat for up to 3."),
     click.option("--stability", type=float, help="0-1: lower is more expressive, higher more even."),
     click.option("--similarity-boost", type=float, help="0-1: how closely to keep to the original voice."),
     click.option("--style", type=float, help="0-1: style exaggeration (slower to generate)."),
-    click.option("--speaker-boost/--no-speaker-boost", default=None, help="Boost likeness to the original speaker."),
+    click.option("--speaker-boost/--no-speaker-boost", default=None,
+                 help="Boost likeness to the original speaker."),
     click.option("--speed", type=float, help="0.7-1.2: speaking rate, 1 is the voice's own."),
-    click.option("--chunk-schedule", metavar="N,N,...", callback=lambda ctx, param, value: _numbers(param, value),
+    click.option("--chunk-schedule", metavar="N,N,...",
+                 callback=lambda ctx, param, value: _numbers(param, value),
                  help="Characters buffered before each generation, 50-500 each (default 120,160,250,290)."),
-    click.option("--inactivity-timeout", type=int, help="1-180: seconds the service keeps an idle connection (default 20)."),
+    click.option("--inactivity-timeout", type=int,
+                 help="1-180: seconds the service keeps an idle connection (default 20)."),
     # Sarvam's own settings.
-    click.option("--pace", type=float, help="sarvam: speaking rate, 0.3-3.0 (bulbul:v2) or 0.5-2.0 (v3, v4-flash)."),
+    click.option("--pace", type=float,
+                 help="sarvam: speaking rate, 0.3-3.0 (bulbul:v2) or 0.5-2.0 (v3, v4-flash)."),
     click.option("--pitch", type=float, help="sarvam: -0.75-0.75 (bulbul:v2 only)."),
     click.option("--loudness", type=float, help="sarvam: 0.3-3.0 (bulbul:v2 only)."),
     click.option("--sample-rate", type=int, help="sarvam: 8000, 16000, 22050 (default) or 24000 Hz."),
@@ -131,10 +149,11 @@ _SETTINGS_OPTIONS = [
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("out"), show_default=True,
-              help="Folder for STEM.mp3, its captions and the chapter files in STEM/.")
-@click.option("--max-characters", type=click.IntRange(1), help="Stop before sending more than this many characters "
-                                                               "(retries count); what is finished is kept.")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("out"),
+              show_default=True, help="Folder for STEM.mp3, its captions and the chapter files in STEM/.")
+@click.option("--max-characters", type=click.IntRange(1),
+              help="Stop before sending more than this many characters (retries count); "
+                   "what is finished is kept.")
 @click.option("--force", is_flag=True, help="Make the book files even when they are up to date.")
 @settings_options
 def narrate(inputs, out_dir, max_characters, force, **settings) -> None:
@@ -152,8 +171,9 @@ def narrate(inputs, out_dir, max_characters, force, **settings) -> None:
             click.echo(f"narrator: error: {redact(str(exc))}", err=True)
             failures.append(exc)
             continue
-        click.echo(_summary(result) if result else f"{path}: up to date (its files were made from this text with "
-                                                     "these settings); nothing sent, nothing written; --force remakes them")
+        click.echo(_summary(result) if result else f"{path}: up to date (its files were made from this text "
+                                                     "with these settings); nothing sent, nothing written; "
+                                                     "--force remakes them")
     if failures:
         sys.exit(failures[0].exit_code)
 
@@ -166,11 +186,13 @@ def _given(settings: dict) -> dict:
 @cli.command("run")
 @click.argument("targets", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write this run's JSON report here: per job, characters sent and from the cache, audio, retries, "
-                   "time and estimated cost.")
-@click.option("--max-characters", type=click.IntRange(1), help="Stop the whole run before sending more than this "
-                                                               "many characters; what is finished is kept.")
-@click.option("--prices", type=click.Path(path_type=Path, dir_okay=False), help="A TOML price table over the built-in one.")
+              help="Write this run's JSON report here: per job, characters sent and from the cache, audio, "
+                   "retries, time and estimated cost.")
+@click.option("--max-characters", type=click.IntRange(1),
+              help="Stop the whole run before sending more than this many characters; "
+                   "what is finished is kept.")
+@click.option("--prices", type=click.Path(path_type=Path, dir_okay=False),
+              help="A TOML price table over the built-in one.")
 def run_command(targets, report_path, max_characters, prices) -> None:
     """Run JOB.toml files, or every *.toml in a folder, in name order.
 
@@ -194,9 +216,11 @@ def status(targets) -> None:
 @cli.command("estimate")
 @click.argument("target", type=click.Path(path_type=Path))
 @click.option("--plan", help="Price plan (default: the provider's default in the price table).")
-@click.option("--prices", type=click.Path(path_type=Path, dir_okay=False), help="A TOML price table over the built-in one.")
-@click.option("--check-quota", is_flag=True, help="ElevenLabs: warn when the subscription's remaining characters "
-                                                  "will not cover it (asks the service over HTTPS).")
+@click.option("--prices", type=click.Path(path_type=Path, dir_okay=False),
+              help="A TOML price table over the built-in one.")
+@click.option("--check-quota", is_flag=True,
+              help="ElevenLabs: warn when the subscription's remaining characters will not cover it "
+                   "(asks the service over HTTPS).")
 @settings_options
 @click.pass_context
 def estimate_command(ctx, target, plan, prices, check_quota, **settings) -> None:
@@ -205,7 +229,8 @@ def estimate_command(ctx, target, plan, prices, check_quota, **settings) -> None
     prices_table, cache = load_prices(prices), SegmentCache()
     if target.suffix.lower() == ".toml" or target.is_dir():
         given = [p.opts[0] for p in ctx.command.params
-                 if p.name in settings and ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
+                 if p.name in settings
+                 and ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
         if given:
             raise click.UsageError(f"{given[0]} applies to a document: a job file carries its own settings")
         jobs = [load_job(path, progress=False) for path in find_jobs(target)]
@@ -214,7 +239,7 @@ def estimate_command(ctx, target, plan, prices, check_quota, **settings) -> None
     else:
         found = [(target, build_options(Path("out"), _given(settings)), plan, check_quota)]
     for document, options, chosen_plan, quota in found:
-        planned = plan_book(read_document(document), options)
+        planned = read_and_plan(document, options)
         result = estimate(document.name, planned, options, cache, chosen_plan, prices_table)
         click.echo(result.line())
         warning = quota_warning(options, result.billed) if quota else None
@@ -266,31 +291,37 @@ def cache_command(ctx) -> None:
 def cache_prune(targets, everything, dry_run) -> None:
     """Remove the segments no job in TARGETS (job files or folders) uses now."""
     if bool(targets) == everything:
-        raise click.UsageError("name the job files or folders whose segments to keep, or give --all (not both)")
+        raise click.UsageError("name the job files or folders whose segments to keep, "
+                               "or give --all (not both)")
     keep: set[str] = set()
     for path in find_jobs(*targets):
-        job = load_job(path, progress=False)  # a job that does not load stops the prune: its segments are unknown
+        # A job that does not load stops the prune: its segments are unknown.
+        job = load_job(path, progress=False)
         for document in job.inputs:
-            keep.update(plan_book(read_document(document), job.options).keys)
+            keep.update(read_and_plan(document, job.options).keys)
     gone = SegmentCache().prune(keep, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"{verb} {gone.entries} segments, {gone.bytes / 1e6:.1f} MB; kept those of {len(keep)} planned segments")
+    click.echo(f"{verb} {gone.entries} segments, {gone.bytes / 1e6:.1f} MB; "
+               f"kept those of {len(keep)} planned segments")
 
 
 def _summary(result) -> str:
     lines = [
-        f"{result.mp3}: {result.audio_seconds / 60:.1f} min, {result.segments} segments, {result.cues} cues, "
-        f"{result.characters_sent:,} characters sent for {result.book_characters:,} (waste {result.waste:.2f}), "
+        f"{result.mp3}: {result.audio_seconds / 60:.1f} min, {result.segments} segments, "
+        f"{result.cues} cues, {result.characters_sent:,} characters sent for "
+        f"{result.book_characters:,} (waste {result.waste:.2f}), "
         f"{result.retries} retries, {result.wall_seconds:.1f} s"
     ]
     if result.reused_segments:
-        lines.append(f"  {result.reused_segments} segments were finished by an earlier run and not sent again")
+        lines.append(f"  {result.reused_segments} segments were finished by an earlier run "
+                     "and not sent again")
     lines.append(f"  {result.concurrency}")
     if result.short_segments:
         lines.append("  audio still short after a second request in segments: "
                      + ", ".join(str(i + 1) for i in result.short_segments))
     if result.estimated_chapters:
-        lines.append(f"  captions estimated (no timing from the service) in: {', '.join(result.estimated_chapters)}")
+        lines.append("  captions estimated (no timing from the service) in: "
+                     f"{', '.join(result.estimated_chapters)}")
     return "\n".join(lines)
 
 
@@ -301,31 +332,47 @@ def _numbers(param, text: str | None) -> tuple[int, ...] | None:
     try:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of whole numbers", param=param) from None
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of whole numbers",
+                                 param=param) from None
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port.")
-@click.option("--api-key", envvar="NARRATOR_SERVE_API_KEY", help="Require this key (or set NARRATOR_SERVE_API_KEY).")
-@click.option("--ttfb-ms", type=click.IntRange(0, 60000), default=0, help="Pretend: time to first byte of each stream.")
-@click.option("--speed", type=click.FloatRange(0), default=0.0, help="Pretend: audio seconds generated per second (0: as fast as it goes).")
-@click.option("--capacity", type=click.IntRange(0), default=0, help="Pretend: generations at once; others wait (0: no limit).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="0 picks a free port.")
+@click.option("--api-key", envvar="NARRATOR_SERVE_API_KEY",
+              help="Require this key (or set NARRATOR_SERVE_API_KEY).")
+@click.option("--ttfb-ms", type=click.IntRange(0, 60000), default=0,
+              help="Pretend: time to first byte of each stream.")
+@click.option("--speed", type=click.FloatRange(0), default=0.0,
+              help="Pretend: audio seconds generated per second (0: as fast as it goes).")
+@click.option("--capacity", type=click.IntRange(0), default=0,
+              help="Pretend: generations at once; others wait (0: no limit).")
 @click.option("--over-capacity", type=click.Choice(["queue", "refuse"]), default="queue", show_default=True,
               help="Pretend: over --capacity, wait, or refuse with too_many_concurrent_requests as plans do.")
-@click.option("--faults", help="Misbehave on purpose, e.g. drop=0.1,close1011=0.05,http429=0.2,stall=0.05,garbage=0.05,"
-                               "nullalign=0.2,quota=20000,seed=7 (see the README for every kind).")
-@click.option("--certfile", type=click.Path(exists=True, dir_okay=False), help="Serve wss:// with this certificate (PEM).")
-@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key (PEM).")
+@click.option("--faults", help="Misbehave on purpose, e.g. drop=0.1,close1011=0.05,http429=0.2,stall=0.05,"
+                               "garbage=0.05,nullalign=0.2,quota=20000,seed=7 "
+                               "(see the README for every kind).")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False),
+              help="Serve wss:// with this certificate (PEM).")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False),
+              help="The certificate's private key (PEM).")
 def serve(host, port, api_key, ttfb_ms, speed, capacity, over_capacity, faults, certfile, keyfile) -> None:
     """Serve ElevenLabs stream-input and Sarvam streaming TTS through the embedded engine.
 
     Prints `listening on URL` when ready, and one JSON line of statistics on exit."""
+    from narrator.server.app import (  # espeak-ng: only for the commands that serve
+        CloudProfile,
+        EmbeddedServer,
+    )
+    from narrator.server.faults import parse_faults
+
     context = None
     if certfile:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certfile, keyfile)
-    server = EmbeddedServer(host, port, api_key=api_key, profile=CloudProfile(ttfb_ms, speed, capacity, over_capacity == "refuse"),
+    server = EmbeddedServer(host, port, api_key=api_key,
+                            profile=CloudProfile(ttfb_ms, speed, capacity, over_capacity == "refuse"),
                             faults=parse_faults(faults), ssl=context)
     asyncio.run(_serve_until_stopped(server))
     click.echo(server.stats.line())

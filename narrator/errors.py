@@ -30,11 +30,6 @@ class ExitCode(enum.IntEnum):
 
 class NarratorError(Exception):
     exit_code = ExitCode.SERVICE
-    # What a narration that stopped with this error had sent, found in the cache and
-    # retried: a run's report counts what was paid for, finished or not.
-    characters_sent = 0
-    cached_characters = 0
-    retries = 0
 
 
 class ConfigError(NarratorError):

@@ -1,41 +1,161 @@
-"""Narration settings by name: one vocabulary for `narrate`'s options and a
-job file's keys, so a job file says `stability = 0.4` where the command
-line says `--stability 0.4`, and both are judged by the same code.
+"""What a narration is asked to do: `NarrateOptions`, judged whole before
+anything is read, made or sent, and one vocabulary for `narrate`'s options
+and a job file's keys, so a job file says `stability = 0.4` where the
+command line says `--stability 0.4`, and both are judged by the same code.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from narrator import problems
 from narrator.book.layout import Pauses
-from narrator.errors import ConfigError
+from narrator.captions.cues import CAPTION_STYLES
+from narrator.captions.formats import CAPTION_FORMATS
+from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.keys import api_key
+from narrator.protocol import elevenlabs as codec
+from narrator.protocol import sarvam
 from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
+from narrator.protocol.events import Dialect
 from narrator.protocol.sarvam import SarvamSettings
-from narrator.runner import DEFAULT_CAPTIONS, NarrateOptions
+
+PROVIDERS = ("local", "elevenlabs", "sarvam")
+DEFAULT_CAPTIONS = ("srt", "vtt")
+LOCAL_HOST = "127.0.0.1"
+KEY_NAMES = {"elevenlabs": "ELEVENLABS_API_KEY", "sarvam": "SARVAM_API_KEY"}
+
+
+@dataclass(frozen=True)
+class NarrateOptions:
+    out_dir: Path
+    provider: str = "local"
+    voice: str | None = None  # None: the provider's default voice and model
+    model: str | None = None
+    endpoint: str | None = None
+    concurrency: int = 4
+    output_format: str | None = None  # ElevenLabs' output_format; None: mp3_44100_128
+    speak_titles: bool = True
+    stall_timeout: float = 30.0
+    progress: bool = True
+    captions: tuple[str, ...] = DEFAULT_CAPTIONS  # which caption files to write
+    caption_style: str = "sentence"
+    chapters: str | None = None  # --chapters: which of the book's chapters; None: its prose
+    chapter_files: bool = True
+    pauses: Pauses = Pauses()
+    acx: bool = False  # master the audio to pass ACX's checks
+    m4b: bool = False  # also an M4B audiobook, through ffmpeg
+    region: str | None = None  # a name in codec.REGIONS, instead of endpoint
+    # Everything else sent to the service (language, seed, voice settings, schedule...).
+    # Its voice, model and output_format are replaced by the fields above.
+    stream: StreamSettings = StreamSettings()
+    # Sarvam's settings; its speaker and model are replaced by voice and model above.
+    sarvam_settings: SarvamSettings = SarvamSettings()
+
+    def __post_init__(self) -> None:
+        # A bad setting stops here, before a document is read or a folder made.
+        if self.provider not in PROVIDERS:
+            raise ConfigError(f"unknown provider {self.provider!r}; choose one of {', '.join(PROVIDERS)}")
+        self._check_provider_options()
+        problems.raise_first([
+            problems.range_problem("concurrency", self.concurrency, (1, 64), whole=True),
+            problems.range_problem("timeout", self.stall_timeout, (1, 600), unit=" seconds"),
+            problems.choice_problem("caption-style", self.caption_style, CAPTION_STYLES),
+            *self._pause_problems(),
+        ])
+        for name in self.captions:
+            if name not in CAPTION_FORMATS:
+                raise ConfigError(f"caption format {name!r} is not one of {', '.join(CAPTION_FORMATS)}")
+        self.service_settings()
+        self.service_endpoint()
+
+    def _pause_problems(self) -> list[str | None]:
+        """Pause lengths in seconds; with --acx, within what ACX asks."""
+        lead_in, chapter = ((0.5, 1), (1, 5)) if self.acx else ((0, 10), (0, 30))
+        acx = " (ACX asks for this; drop --acx to go outside it)" if self.acx else ""
+        return [
+            problems.range_problem("lead-in", self.pauses.lead_in, lead_in, unit=f" seconds{acx}"),
+            problems.range_problem("chapter-pause", self.pauses.chapter, chapter, unit=f" seconds{acx}"),
+            problems.range_problem("paragraph-pause", self.pauses.paragraph, (0, 10), unit=" seconds",
+                                   optional=True),
+        ]
+
+    @property
+    def mastered(self) -> bool:
+        """Whether the audio is decoded, edited and encoded again (rather than its frames copied)."""
+        return self.acx or self.pauses.paragraph is not None
+
+    def _check_provider_options(self) -> None:
+        if self.provider == "local" and (self.endpoint or self.region):
+            raise ConfigError("--endpoint and --region say where a cloud service is: "
+                              "give --provider elevenlabs or sarvam with them (local starts its own server)")
+        if self.provider == "sarvam":
+            if self.stream != codec.StreamSettings() or self.output_format or self.region:
+                raise ConfigError("ElevenLabs options (voice settings, --format, --region, --seed, ...) "
+                                  "do not apply to --provider sarvam: "
+                                  "use --pace, --pitch, --loudness, --sample-rate and --bitrate")
+        elif self.sarvam_settings != sarvam.SarvamSettings():
+            raise ConfigError("--pace, --pitch, --loudness, --sample-rate, --bitrate and --preprocessing "
+                              "apply to --provider sarvam only")
+
+    def service_settings(self) -> codec.StreamSettings | sarvam.SarvamSettings:
+        """What goes to the service, with the provider's defaults; a ConfigError names a bad option."""
+        if self.provider == "sarvam":
+            settings = replace(self.sarvam_settings, speaker=self.voice or self.sarvam_settings.speaker,
+                               model=self.model or self.sarvam_settings.model)
+            sarvam.validate(settings)
+            return settings
+        local = self.provider == "local"
+        return codec.validate(replace(
+            self.stream,
+            voice=self.voice or ("en-us" if local else "JBFqnCBsd6RMkjVDRZzb"),
+            model=self.model or (None if local else "eleven_multilingual_v2"),
+            output_format=self.output_format or "mp3_44100_128",
+        ))
+
+    def speaking_speed(self) -> float:
+        if self.provider == "sarvam":
+            return self.sarvam_settings.pace
+        return self.stream.voice_settings.speed or 1.0
+
+    def service_endpoint(self) -> str:
+        if self.provider == "sarvam":
+            return self.endpoint or sarvam.DEFAULT_ENDPOINT
+        if self.region and self.endpoint:
+            raise ConfigError("--region and --endpoint both say where to connect: give only one of them")
+        if self.region is None:
+            return self.endpoint or codec.DEFAULT_ENDPOINT
+        if self.region not in codec.REGIONS:
+            raise ConfigError(f"--region {self.region!r} is not one of {', '.join(codec.REGIONS)}")
+        return codec.REGIONS[self.region]
+
 
 # name -> the kind of value it takes (what a job file's TOML must hold)
-TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = ("a text", "a whole number", "a number", "true or false", "a list of texts",
-                                            "a list of whole numbers")
+TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = ("a text", "a whole number", "a number", "true or false",
+                                            "a list of texts", "a list of whole numbers")
 SETTINGS = {
     "provider": TEXT, "voice": TEXT, "model": TEXT, "endpoint": TEXT, "region": TEXT,
     "concurrency": WHOLE, "format": TEXT, "titles": FLAG, "timeout": NUMBER, "captions": TEXTS,
     # The book files
-    "chapters": TEXT, "caption_style": TEXT, "chapter_files": FLAG, "lead_in": NUMBER, "chapter_pause": NUMBER,
-    "paragraph_pause": NUMBER, "acx": FLAG,
+    "chapters": TEXT, "caption_style": TEXT, "chapter_files": FLAG, "lead_in": NUMBER,
+    "chapter_pause": NUMBER, "paragraph_pause": NUMBER, "acx": FLAG,
     # ElevenLabs
-    "language": TEXT, "seed": WHOLE, "text_normalization": TEXT, "ssml": FLAG, "pronunciation_dictionaries": TEXTS,
-    "stability": NUMBER, "similarity_boost": NUMBER, "style": NUMBER, "speaker_boost": FLAG, "speed": NUMBER,
-    "chunk_schedule": WHOLES, "inactivity_timeout": WHOLE,
+    "language": TEXT, "seed": WHOLE, "text_normalization": TEXT, "ssml": FLAG,
+    "pronunciation_dictionaries": TEXTS, "stability": NUMBER, "similarity_boost": NUMBER, "style": NUMBER,
+    "speaker_boost": FLAG, "speed": NUMBER, "chunk_schedule": WHOLES, "inactivity_timeout": WHOLE,
     # Sarvam
-    "pace": NUMBER, "pitch": NUMBER, "loudness": NUMBER, "sample_rate": WHOLE, "bitrate": TEXT, "preprocessing": FLAG,
+    "pace": NUMBER, "pitch": NUMBER, "loudness": NUMBER, "sample_rate": WHOLE, "bitrate": TEXT,
+    "preprocessing": FLAG,
 }
 # setting name -> StreamSettings / SarvamSettings field
-_STREAM_FIELDS = {"language": "language_code", "seed": "seed", "text_normalization": "apply_text_normalization",
+_STREAM_FIELDS = {"language": "language_code", "seed": "seed",
+                  "text_normalization": "apply_text_normalization",
                   "ssml": "enable_ssml_parsing", "chunk_schedule": "chunk_length_schedule",
                   "inactivity_timeout": "inactivity_timeout"}
 _VOICE_FIELDS = ("stability", "similarity_boost", "style", "speaker_boost", "speed")
-ELEVENLABS_ONLY = ("format", "region", "seed", "text_normalization", "ssml", "pronunciation_dictionaries", *_VOICE_FIELDS,
-                   "chunk_schedule", "inactivity_timeout")
+ELEVENLABS_ONLY = ("format", "region", "seed", "text_normalization", "ssml", "pronunciation_dictionaries",
+                   *_VOICE_FIELDS, "chunk_schedule", "inactivity_timeout")
 _SARVAM_FIELDS = {"pace": "pace", "pitch": "pitch", "loudness": "loudness", "sample_rate": "sample_rate",
                   "bitrate": "bitrate", "preprocessing": "enable_preprocessing"}
 
@@ -57,7 +177,8 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
     if m4b:
         del given["format"]
     provider = given.get("provider", "local")
-    owner, others = ("elevenlabs", ELEVENLABS_ONLY) if provider == "sarvam" else ("sarvam", tuple(_SARVAM_FIELDS))
+    owner, others = (("elevenlabs", ELEVENLABS_ONLY) if provider == "sarvam"
+                     else ("sarvam", tuple(_SARVAM_FIELDS)))
     for name in others:
         if name in given:
             own = (f"its own are {', '.join(spell(n) for n in _SARVAM_FIELDS)}" if provider == "sarvam"
@@ -86,7 +207,8 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         m4b=m4b,
         stream=StreamSettings(
             voice_settings=VoiceSettings(*(given.get(name) for name in _VOICE_FIELDS)),
-            pronunciation_dictionary_locators=tuple(_locator(v) for v in given.get("pronunciation_dictionaries", ())),
+            pronunciation_dictionary_locators=tuple(_locator(v)
+                                                    for v in given.get("pronunciation_dictionaries", ())),
             **stream,
         ),
         sarvam_settings=SarvamSettings(**sarvam),
@@ -96,3 +218,31 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
 def _locator(value: str) -> tuple[str, str | None]:
     dictionary, _, version = value.partition(":")
     return dictionary, version or None
+
+
+def service_dialect(options: NarrateOptions, *, url: str | None = None, key: str | None = None) -> Dialect:
+    """The provider's dialect, connecting to `url` (the embedded server's,
+    for `local`) or else to the options' endpoint or region."""
+    settings = options.service_settings()
+    if options.provider == "sarvam":
+        assert isinstance(settings, SarvamSettings)
+        return sarvam.SarvamDialect(url or options.service_endpoint(), settings, key)
+    assert isinstance(settings, StreamSettings)
+    return codec.ElevenLabsDialect(url or options.service_endpoint(), settings, key)
+
+
+def key_dialect(options: NarrateOptions) -> Dialect:
+    """The dialect as far as a segment's key sees it: no key, and for `local`
+    the embedded server's host (its port changes every run; the key omits it)."""
+    return service_dialect(options, url=f"ws://{LOCAL_HOST}" if options.provider == "local" else None)
+
+
+def service_key(options: NarrateOptions) -> str:
+    """A cloud provider's API key from the environment or .env, or an auth error saying which to set."""
+    name = KEY_NAMES[options.provider]
+    key = api_key(name)
+    if not key:
+        raise ServiceError(ErrorKind.AUTH,
+                           f"{name} is not set (environment or .env): "
+                           f"set it to use --provider {options.provider}")
+    return key

@@ -64,7 +64,8 @@ def test_a_bad_document_does_not_stop_the_others(tmp_path):
 
 
 def test_missing_key_for_the_cloud_is_an_auth_error(tmp_path):
-    done = narrator("narrate", SAMPLES / "short-note.md", "--provider", "elevenlabs", "-o", tmp_path, cwd=tmp_path)
+    done = narrator("narrate", SAMPLES / "short-note.md", "--provider", "elevenlabs", "-o", tmp_path,
+                    cwd=tmp_path)
     assert done.returncode == 6 and "ELEVENLABS_API_KEY" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -98,7 +99,8 @@ def test_a_setting_out_of_range_is_one_config_line_before_connecting(tmp_path, o
 
 def test_region_and_endpoint_together_is_one_line(tmp_path):
     done = narrator("narrate", SAMPLES / "short-note.md", "--provider", "elevenlabs", "--region", "eu",
-                    "--endpoint", "ws://127.0.0.1:9", "-o", tmp_path / "out", env={"ELEVENLABS_API_KEY": "sk-test"})
+                    "--endpoint", "ws://127.0.0.1:9", "-o", tmp_path / "out",
+                    env={"ELEVENLABS_API_KEY": "sk-test"})
     assert done.returncode == 3
     assert done.stderr.splitlines() == [
         "narrator: error: --region and --endpoint both say where to connect: give only one of them"]

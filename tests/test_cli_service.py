@@ -119,7 +119,9 @@ def test_a_key_echoed_back_by_the_service_is_redacted(tmp_path):
 def test_endpoints_that_cannot_be_used_are_one_line_exit_3(tmp_path):
     for endpoint in ("ws://127.0.0.1:99999", "ws://[::1", "https://api.elevenlabs.io"):
         done = narrate(endpoint, tmp_path / "out")
-        assert done.returncode == 3 and len(error_lines(done)) == 1 and "Traceback" not in done.stderr, endpoint
-    done = narrator("narrate", SAMPLES / "short-note.md", "--endpoint", "ws://127.0.0.1:9", "-o", tmp_path / "out")
+        assert done.returncode == 3 and len(error_lines(done)) == 1 \
+            and "Traceback" not in done.stderr, endpoint
+    done = narrator("narrate", SAMPLES / "short-note.md", "--endpoint", "ws://127.0.0.1:9",
+                    "-o", tmp_path / "out")
     assert done.returncode == 3 and "--provider elevenlabs or sarvam" in done.stderr
     assert not (tmp_path / "out").exists(), "nothing is made before the settings are known good"

@@ -11,11 +11,12 @@ from mutagen.id3 import ID3
 
 from narrator.audio.mp3 import FrameReader
 from narrator.errors import ErrorKind, ServiceError
-from narrator.runner import NarrateOptions, narrate_book
 from narrator.server.app import EmbeddedServer
 from narrator.server.faults import SHAPING_FAULTS, parse_faults
+from narrator.settings import NarrateOptions
 from narrator.text.segments import plan
 from tests.helpers import generated_book, run, spoken_words, srt_words
+from tests.narrating import narrate_book
 
 BOOK = generated_book(24, chapters=2, seed=5)
 

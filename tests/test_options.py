@@ -10,9 +10,10 @@ import pytest
 
 from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
 from narrator.protocol.elevenlabs_server import check_query
-from narrator.runner import NarrateOptions, narrate_book
 from narrator.server.app import EmbeddedServer
+from narrator.settings import NarrateOptions
 from tests.helpers import generated_book, run, spoken_words, srt_words
+from tests.narrating import narrate_book
 
 BOOK = generated_book(6, chapters=1, seed=9)
 
@@ -22,7 +23,8 @@ EVERY_OPTION = StreamSettings(
     seed=42,
     apply_text_normalization="on",
     enable_ssml_parsing=False,
-    voice_settings=VoiceSettings(stability=0.4, similarity_boost=0.8, style=0.1, use_speaker_boost=True, speed=1.2),
+    voice_settings=VoiceSettings(stability=0.4, similarity_boost=0.8, style=0.1, use_speaker_boost=True,
+                                 speed=1.2),
     chunk_length_schedule=(50, 120, 250),
     pronunciation_dictionary_locators=(("dict1", "v1"), ("dict2", None)),
 )
@@ -54,7 +56,8 @@ def fast_and_slow(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ELEVENLABS_API_KEY", "test-key-123")
         fast = run(narrate(tmp_path_factory.mktemp("fast"), EVERY_OPTION))
-        slow = run(narrate(tmp_path_factory.mktemp("slow"), StreamSettings(voice_settings=VoiceSettings(speed=0.8))))
+        slow = run(narrate(tmp_path_factory.mktemp("slow"),
+                           StreamSettings(voice_settings=VoiceSettings(speed=0.8))))
     return fast, slow
 
 

@@ -1,1 +1,1 @@
-"""A narrated book on disk: segment timelines, chapter layout, assembly, the segment cache, the folder lock."""
+"""A book on disk: its plan, segment timelines, chapter layout, assembly, manifest, cache and lock."""

@@ -35,7 +35,7 @@ from narrator.client.session import Session
 from narrator.client.short_audio import shortfall
 from narrator.errors import BudgetError, ErrorKind, ServiceError, is_fatal, should_retry
 from narrator.model import Segment
-from narrator.protocol.events import AudioChunk, Dialect
+from narrator.protocol.events import AudioChunk, Dialect, Final
 
 log = logging.getLogger("narrator.pool")
 
@@ -51,7 +51,7 @@ class PoolConfig:
     budget: Budget = field(default_factory=lambda: Budget(None))
 
 
-OnDone = Callable[[Segment, list[AudioChunk]], Awaitable[None]]
+OnDone = Callable[[Segment, list[AudioChunk | Final]], Awaitable[None]]
 
 
 @dataclass
@@ -59,7 +59,8 @@ class PoolStats:
     connections: int = 0
     retries: int = 0
     characters_sent: int = 0
-    short_segments: list[int] = field(default_factory=list)  # kept although still short after a second request
+    # Kept although still short after a second request.
+    short_segments: list[int] = field(default_factory=list)
     failed: list[tuple[Segment, ServiceError]] = field(default_factory=list)
     over_budget: bool = False  # stopped before a request that would cross the budget
     concurrency: str = ""
@@ -124,10 +125,12 @@ class SessionPool:
                 session.abort()
                 session = None
                 self.stats.retries += 1
-                log.info("segment %d: audio looks truncated (%s); requesting it again", segment.index + 1, reason)
+                log.info("segment %d: audio looks truncated (%s); requesting it again",
+                         segment.index + 1, reason)
             else:
                 self.stats.short_segments.append(segment.index)
-                log.warning("segment %d: audio still looks truncated (%s); kept as it is", segment.index + 1, reason)
+                log.warning("segment %d: audio still looks truncated (%s); kept as it is",
+                            segment.index + 1, reason)
         return session, chunks
 
     async def _attempts(self, session: Session | None, segment: Segment):
@@ -189,6 +192,7 @@ class SessionPool:
     def _note_retry(self, segment: Segment):
         def note(state) -> None:
             self.stats.retries += 1
-            log.info("segment %d: %s; retrying (attempt %d)", segment.index + 1, state.outcome.exception(), state.attempt_number + 1)
+            log.info("segment %d: %s; retrying (attempt %d)", segment.index + 1, state.outcome.exception(),
+                     state.attempt_number + 1)
 
         return note

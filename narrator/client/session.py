@@ -44,7 +44,8 @@ class Session:
         except InvalidStatus as exc:
             raise dialect.classify_handshake(exc.response.status_code) from exc
         except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
-            raise ServiceError(ErrorKind.TRANSIENT, f"could not connect to the service: {type(exc).__name__}") from exc
+            raise ServiceError(ErrorKind.TRANSIENT,
+                               f"could not connect to the service: {type(exc).__name__}") from exc
         session = cls(connection, dialect, stall_timeout)
         for message in dialect.opening:
             await session._send(message)
@@ -99,7 +100,8 @@ class Session:
             try:
                 frame = await asyncio.wait_for(self._connection.recv(), self._stall_timeout)
             except asyncio.TimeoutError:
-                raise ServiceError(ErrorKind.TRANSIENT, f"the stream stalled: nothing for {self._stall_timeout:g} s") from None
+                raise ServiceError(ErrorKind.TRANSIENT,
+                                   f"the stream stalled: nothing for {self._stall_timeout:g} s") from None
             except ConnectionClosed as exc:
                 raise await self._closed_error(exc) from exc
             event = self._dialect.parse_frame(frame)
@@ -122,7 +124,8 @@ class Session:
 
     def _end_of_input(self) -> str:
         if self._dialect.end_of_input is None:
-            raise ServiceError(ErrorKind.PROTOCOL, "audio without alignment from a service that marks no segment's end")
+            raise ServiceError(ErrorKind.PROTOCOL,
+                               "audio without alignment from a service that marks no segment's end")
         return self._dialect.end_of_input
 
     async def _send(self, message: str) -> None:
@@ -142,4 +145,5 @@ class Session:
             return error
         except ConnectionClosed:
             pass
-        return self._dialect.classify_close(closed.rcvd.code if closed.rcvd else None, closed.rcvd.reason if closed.rcvd else "")
+        return self._dialect.classify_close(closed.rcvd.code if closed.rcvd else None,
+                                            closed.rcvd.reason if closed.rcvd else "")

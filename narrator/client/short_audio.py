@@ -18,16 +18,17 @@ MIN_COVERAGE = 0.9
 
 def shortfall(text: str, chunks: list[AudioChunk | Final], *, speed: float = 1.0) -> str | None:
     """Why this audio looks truncated, or None when it looks whole."""
-    chunks = [c for c in chunks if isinstance(c, AudioChunk)]
+    audio = [c for c in chunks if isinstance(c, AudioChunk)]
     expected = sum(1 for c in text if not c.isspace())
     if not expected:
         return None
-    if chunks and all(c.alignment is not None for c in chunks):
-        covered = sum(1 for c in chunks for ch in c.alignment.chars if not ch.isspace())
+    alignments = [c.alignment for c in audio if c.alignment is not None]
+    if audio and len(alignments) == len(audio):
+        covered = sum(1 for alignment in alignments for ch in alignment.chars if not ch.isspace())
         if covered < MIN_COVERAGE * expected:
             return f"the alignment covers {covered} of {expected} characters"
     reader = FrameReader()
-    for chunk in chunks:
+    for chunk in audio:
         reader.feed(chunk.audio)
     reader.finish()
     seconds = reader.samples / reader.sample_rate if reader.sample_rate else 0.0

@@ -14,12 +14,14 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from narrator.book.cache import SegmentCache
 from narrator.book.lock import FolderLock
+from narrator.book.plan import PlannedBook
 from narrator.client.budget import Budget
 from narrator.errors import BudgetError, ErrorKind, ExitCode, LockedError, NarratorError, ServiceError
 from narrator.files import atomic_write
@@ -27,15 +29,15 @@ from narrator.jobs import pricing
 from narrator.jobs.estimate import quota_warning
 from narrator.jobs.jobfile import Job, find_jobs, load_job
 from narrator.keys import redact
-from narrator.runner import PlannedBook, is_up_to_date, narrate_in_process, plan_book
-from narrator.text import read_document
+from narrator.runner import Usage, is_up_to_date, narrate_planned, read_and_plan
 
 log = logging.getLogger("narrator")
 
 # What a job came to, and the exit code it asks for; the run exits with the first that applies.
-STOPPED_ON_QUOTA, OVER_BUDGET, FAILED, LOCKED, DONE = "stopped on quota", "over budget", "failed", "locked", "done"
-EXIT_ORDER = ((STOPPED_ON_QUOTA, ExitCode.QUOTA), (OVER_BUDGET, ExitCode.BUDGET), (FAILED, ExitCode.JOBS_FAILED),
-              (LOCKED, ExitCode.LOCKED))
+STOPPED_ON_QUOTA, OVER_BUDGET, FAILED, LOCKED, DONE = (
+    "stopped on quota", "over budget", "failed", "locked", "done")
+EXIT_ORDER = ((STOPPED_ON_QUOTA, ExitCode.QUOTA), (OVER_BUDGET, ExitCode.BUDGET),
+              (FAILED, ExitCode.JOBS_FAILED), (LOCKED, ExitCode.LOCKED))
 
 
 @dataclass
@@ -79,11 +81,14 @@ class JobReport:
         if self.error:
             head += f" ({self.error})"
         if not made:
-            return head + ("; every book up to date, nothing sent" if self.state == DONE and self.books else "")
-        return (f"{head}; {made} of {len(self.books)} books made, {self.total('audio_seconds') / 60:.1f} min of audio, "
-                f"{self.total('characters_sent'):,} characters sent, {self.total('characters_from_cache'):,} from the cache, "
-                f"{self.total('retries')} retries, {self.wall_seconds:.1f} s, about ${self.estimated_cost_usd:.2f} "
-                f"({self.price_plan} plan)")
+            return head + ("; every book up to date, nothing sent"
+                           if self.state == DONE and self.books else "")
+        return (f"{head}; {made} of {len(self.books)} books made, "
+                f"{self.total('audio_seconds') / 60:.1f} min of audio, "
+                f"{self.total('characters_sent'):,} characters sent, "
+                f"{self.total('characters_from_cache'):,} from the cache, "
+                f"{self.total('retries')} retries, {self.wall_seconds:.1f} s, "
+                f"about ${self.estimated_cost_usd:.2f} ({self.price_plan} plan)")
 
 
 @dataclass
@@ -128,14 +133,16 @@ def _run_job(path: Path, cache: SegmentCache, run_budget: Budget, prices: dict, 
         report.state, report.error = FAILED, redact(str(error))
         return report
     try:
-        pricing.estimate_price(job.options.provider, job.plan, 0, prices)  # an unknown plan fails before, not after
+        # An unknown plan fails before, not after.
+        pricing.estimate_price(job.options.provider, job.plan, 0, prices)
         with FolderLock(job.output, command=f"narrator run {path}"):
             _run_books(job, report, cache, Budget(job.budget, parent=run_budget))
     except NarratorError as error:
         report.state, report.error = _state_of(error), redact(str(error))
     report.wall_seconds = time.monotonic() - started
     model = job.options.service_settings().model
-    report.billed_characters = pricing.billed_characters(job.options.provider, model, report.total("characters_sent"))
+    report.billed_characters = pricing.billed_characters(job.options.provider, model,
+                                                         report.total("characters_sent"))
     with contextlib.suppress(NarratorError):  # an unknown plan: the job failed for it already
         report.price_plan, report.estimated_cost_usd = pricing.estimate_price(
             job.options.provider, job.plan, report.billed_characters, prices)
@@ -149,22 +156,23 @@ def _run_books(job: Job, report: JobReport, cache: SegmentCache, budget: Budget)
     unless no other book could do better (quota, key, budget)."""
     failure: NarratorError | None = None
     for document in job.inputs:
+        usage = Usage()
         try:
-            book = read_document(document)
-            planned = plan_book(book, job.options)
-            if is_up_to_date(planned, job.options, document.stem):
-                report.books.append(BookReport(str(document), made=False))
-                continue
-            if job.check_quota:
-                _warn_if_over_quota(job, planned, cache)
-            result = narrate_in_process(planned, document.stem, job.options, cache=cache, budget=budget)
+            planned = read_and_plan(document, job.options)
+            result = narrate_planned(planned, document.stem, job.options, cache=cache, budget=budget,
+                                     usage=usage,
+                                     before_sending=_quota_check(job, cache) if job.check_quota else None)
         except NarratorError as error:
-            report.books.append(BookReport(str(document), False, error.characters_sent, error.cached_characters,
-                                           retries=error.retries))
-            if _state_of(error) != FAILED or (isinstance(error, ServiceError) and error.kind is ErrorKind.AUTH):
+            report.books.append(BookReport(str(document), False, usage.characters_sent,
+                                           usage.cached_characters, retries=usage.retries))
+            if (_state_of(error) != FAILED
+                    or (isinstance(error, ServiceError) and error.kind is ErrorKind.AUTH)):
                 raise
             log.warning("%s: %s", document, redact(str(error)))
             failure = failure or error
+            continue
+        if result is None:  # up to date
+            report.books.append(BookReport(str(document), made=False))
             continue
         report.books.append(BookReport(str(document), True, result.characters_sent, result.cached_characters,
                                        result.audio_seconds, result.retries))
@@ -182,12 +190,18 @@ def _state_of(error: NarratorError) -> str:
     return FAILED
 
 
-def _warn_if_over_quota(job: Job, planned: PlannedBook, cache: SegmentCache) -> None:
-    to_send = sum(len(s.text) for s in planned.unfinished(cache))
-    billed = pricing.billed_characters(job.options.provider, job.options.service_settings().model, to_send)
-    warning = quota_warning(job.options, billed)
-    if warning:
-        log.warning("%s: %s", job.path, warning)
+def _quota_check(job: Job, cache: SegmentCache) -> Callable[[PlannedBook], None]:
+    """Warns, before a book is made, when what it would send does not fit the remaining quota."""
+
+    def warn(planned: PlannedBook) -> None:
+        to_send = sum(len(s.text) for s in planned.unfinished(cache))
+        billed = pricing.billed_characters(job.options.provider, job.options.service_settings().model,
+                                           to_send)
+        warning = quota_warning(job.options, billed)
+        if warning:
+            log.warning("%s: %s", job.path, warning)
+
+    return warn
 
 
 def _record(job: Job, report: JobReport) -> None:
@@ -212,7 +226,7 @@ def job_status(path: Path, cache: SegmentCache) -> str:
     """One line: done, pending, partial (segments finished of all), or failed (why)."""
     try:
         job = load_job(path, progress=False)
-        books = [plan_book(read_document(d), job.options) for d in job.inputs]
+        books = [read_and_plan(d, job.options) for d in job.inputs]
     except NarratorError as error:
         return f"{path.stem}: failed ({redact(str(error))})"
     stale = [(d, b) for d, b in zip(job.inputs, books) if not is_up_to_date(b, job.options, d.stem)]

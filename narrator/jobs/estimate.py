@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from narrator.book.cache import SegmentCache
+from narrator.book.plan import PlannedBook
 from narrator.errors import NarratorError
 from narrator.jobs import pricing
 from narrator.jobs.subscription import fits, remaining_characters
 from narrator.keys import api_key
-from narrator.runner import KEY_NAMES, NarrateOptions, PlannedBook
+from narrator.settings import KEY_NAMES, NarrateOptions
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,9 @@ class Estimate:
 
     def line(self) -> str:
         model = f" {self.model}" if self.model else ""
-        return (f"{self.name}: {self.segments} segments, {self.characters:,} characters; {self.cached:,} in the cache, "
-                f"{self.to_send:,} to send; billed {self.billed:,} ({self.provider}{model}); "
+        return (f"{self.name}: {self.segments} segments, {self.characters:,} characters; "
+                f"{self.cached:,} in the cache, {self.to_send:,} to send; "
+                f"billed {self.billed:,} ({self.provider}{model}); "
                 f"about ${self.usd:.2f} on the {self.plan} plan")
 
 

@@ -14,8 +14,17 @@ from pathlib import Path
 
 from narrator.errors import ConfigError
 from narrator.problems import read_toml
-from narrator.runner import NarrateOptions
-from narrator.settings import FLAG, NUMBER, SETTINGS, TEXT, TEXTS, WHOLE, WHOLES, build_options
+from narrator.settings import (
+    FLAG,
+    NUMBER,
+    SETTINGS,
+    TEXT,
+    TEXTS,
+    WHOLE,
+    WHOLES,
+    NarrateOptions,
+    build_options,
+)
 from narrator.text import SUPPORTED_SUFFIXES
 
 JOB_KEYS = {
@@ -64,7 +73,8 @@ def load_job(path: Path, *, progress: bool = True) -> Job:
         _check_key(path, key, value)
     settings = {k: v for k, v in table.items() if k in SETTINGS}
     if "output" not in table:
-        raise ConfigError(f"{path}: output is missing: give the folder the books go to, e.g. output = \"../out\"")
+        raise ConfigError(f"{path}: output is missing: give the folder the books go to, "
+                          "e.g. output = \"../out\"")
     try:
         options = build_options(_near(path, table["output"]), settings, progress=progress, spell=str)
     except ConfigError as exc:
@@ -80,8 +90,9 @@ def _near(job: Path, name: str) -> Path:
 
 def _check_key(path: Path, key: str, value) -> None:
     if any(word in key.lower() for word in SECRET_WORDS):
-        raise ConfigError(f"{path}: {key}: keys never go in job files; set ELEVENLABS_API_KEY or SARVAM_API_KEY "
-                          "in the environment or a .env file instead")
+        raise ConfigError(f"{path}: {key}: keys never go in job files; "
+                          "set ELEVENLABS_API_KEY or SARVAM_API_KEY in the environment "
+                          "or a .env file instead")
     kind = JOB_KEYS.get(key)
     if kind is None:
         close = difflib.get_close_matches(key, JOB_KEYS, n=1)
@@ -123,7 +134,8 @@ def _inputs(path: Path, table: dict) -> tuple[Path, ...]:
         if given.is_dir():
             documents = sorted(p for p in given.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
             if not documents:
-                raise ConfigError(f"{path}: input {name!r}: no documents ({', '.join(SUPPORTED_SUFFIXES)}) in {given}")
+                raise ConfigError(f"{path}: input {name!r}: no documents "
+                                  f"({', '.join(SUPPORTED_SUFFIXES)}) in {given}")
             found.extend(documents)
         elif given.is_file():
             found.append(given)

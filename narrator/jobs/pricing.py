@@ -79,7 +79,8 @@ def billed_characters(provider: str, model: str | None, characters: int) -> int:
 
 def default_prices() -> dict:
     """The list prices, in the shape `load_prices` returns (a fresh copy to change freely)."""
-    return {"plans": {provider: dict(plans) for provider, plans in PLANS.items()}, "default": dict(DEFAULT_PLANS)}
+    return {"plans": {provider: dict(plans) for provider, plans in PLANS.items()},
+            "default": dict(DEFAULT_PLANS)}
 
 
 def load_prices(path: Path | None) -> dict:
@@ -122,11 +123,13 @@ def _table(path: Path, key: str, value) -> dict:
 def _merge_plans(path: Path, plans, into: dict[str, dict[str, float]]) -> None:
     for provider, table in _table(path, "plans", plans).items():
         if provider not in PROVIDERS:
-            raise ConfigError(f"{path}: plans.{provider} names an unknown provider; use one of {', '.join(PROVIDERS)}")
+            raise ConfigError(f"{path}: plans.{provider} names an unknown provider; "
+                              f"use one of {', '.join(PROVIDERS)}")
         for name, price in _table(path, f"plans.{provider}", table).items():
             # bool is an int to Python; nan and inf are valid TOML floats but no price.
             if not (is_number(price) and math.isfinite(price) and price >= 0):
-                raise ConfigError(f"{path}: plans.{provider}.{name} = {price!r} is not a price; {_PRICE_ALLOWED}")
+                raise ConfigError(f"{path}: plans.{provider}.{name} = {price!r} is not a price; "
+                                  f"{_PRICE_ALLOWED}")
             into[provider][name] = float(price)
 
 
@@ -134,7 +137,8 @@ def _merge_defaults(path: Path, defaults, prices: dict) -> None:
     # Judged after every plan is merged, so a default may name a plan the same file adds.
     for provider, name in _table(path, "default", defaults).items():
         if provider not in PROVIDERS:
-            raise ConfigError(f"{path}: default.{provider} names an unknown provider; use one of {', '.join(PROVIDERS)}")
+            raise ConfigError(f"{path}: default.{provider} names an unknown provider; "
+                              f"use one of {', '.join(PROVIDERS)}")
         known = prices["plans"][provider]
         if not isinstance(name, str) or name not in known:
             raise ConfigError(f"{path}: default.{provider} = {name!r} is not a known {provider} plan; "

@@ -15,6 +15,7 @@ import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import TypeGuard
 from urllib.parse import urlsplit, urlunsplit
 
 from narrator.errors import ErrorKind, ServiceError
@@ -141,8 +142,8 @@ def _parse(body: bytes) -> Remaining:
                      resets_unix=resets if _count(resets) else None)
 
 
-def _count(value) -> bool:
-    return is_number(value, whole=True) and value >= 0
+def _count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and is_number(value, whole=True) and value >= 0
 
 
 def _one_line(text: str, key: str) -> str:

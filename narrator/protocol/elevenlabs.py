@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from narrator import problems
@@ -18,8 +20,8 @@ from narrator.protocol import frames
 from narrator.protocol.events import Alignment, AudioChunk, Dialect, Event, Final
 
 __all__ = [
-    "Alignment", "AudioChunk", "ElevenLabsDialect", "Final", "StreamSettings", "VoiceSettings", "dialect", "parse_frame",
-    "validate",
+    "Alignment", "AudioChunk", "ElevenLabsDialect", "Final", "StreamSettings", "VoiceSettings", "dialect",
+    "parse_frame", "validate",
 ]
 
 DEFAULT_ENDPOINT = "wss://api.elevenlabs.io"
@@ -32,7 +34,8 @@ REGIONS = {
 }
 DEFAULT_SCHEDULE = (120, 160, 250, 290)
 MP3_FORMAT = re.compile(r"^mp3_(22050|44100)_(32|64|96|128|192)$")  # what the embedded engine serves
-MP3_FORMATS = ("mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128", "mp3_44100_192")
+MP3_FORMATS = ("mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96", "mp3_44100_128",
+               "mp3_44100_192")
 
 # The service's documented bounds, shared with the embedded server.
 SCHEDULE_RANGE = (50, 500)
@@ -57,7 +60,7 @@ class VoiceSettings:
     use_speaker_boost: bool | None = None
     speed: float | None = None
 
-    def message(self) -> dict:
+    def message(self) -> dict[str, float | bool]:
         return {name: value for name, value in asdict(self).items() if value is not None}
 
 
@@ -87,7 +90,7 @@ def validate(settings: StreamSettings) -> StreamSettings:
     return settings
 
 
-def _problems(s: StreamSettings):
+def _problems(s: StreamSettings) -> Iterator[str | None]:
     """One message or None per setting; a setting left at None is not sent, so it is never wrong."""
     yield _id_problem("--voice", s.voice)
     yield _id_problem("--model", s.model)
@@ -96,9 +99,11 @@ def _problems(s: StreamSettings):
                                unit=" seconds", optional=True)
     yield _language_problem(s.language_code)
     yield problems.range_problem("--seed", s.seed, SEED_RANGE, whole=True, optional=True)
-    yield problems.choice_problem("--text-normalization", s.apply_text_normalization, TEXT_NORMALIZATION, optional=True)
+    yield problems.choice_problem("--text-normalization", s.apply_text_normalization, TEXT_NORMALIZATION,
+                                  optional=True)
     for name, bounds in VOICE_SETTING_RANGES.items():
-        yield problems.range_problem("--" + name.replace("_", "-"), getattr(s.voice_settings, name), bounds, optional=True)
+        yield problems.range_problem("--" + name.replace("_", "-"), getattr(s.voice_settings, name), bounds,
+                                     optional=True)
     yield _schedule_problem(s.chunk_length_schedule)
     yield _dictionaries_problem(s.pronunciation_dictionary_locators)
 
@@ -114,12 +119,14 @@ def _schedule_problem(schedule: tuple[int, ...]) -> str | None:
     if schedule and all(problems.is_number(v, whole=True) and low <= v <= high for v in schedule):
         return None
     given = ",".join(map(str, schedule)) or "(empty)"
-    return f"--chunk-schedule {given} is out of range: give characters from {low} to {high} each, e.g. 120,160,250,290"
+    return (f"--chunk-schedule {given} is out of range: give characters from {low} to {high} each, "
+            "e.g. 120,160,250,290")
 
 
-def _dictionaries_problem(locators) -> str | None:
+def _dictionaries_problem(locators: tuple[tuple[str, str | None], ...]) -> str | None:
     if len(locators) > MAX_DICTIONARIES:
-        return f"--pronunciation-dictionary is given {len(locators)} times: the service takes at most {MAX_DICTIONARIES}"
+        return (f"--pronunciation-dictionary is given {len(locators)} times: "
+                f"the service takes at most {MAX_DICTIONARIES}")
     for dictionary, version in locators:
         if not _ID.match(dictionary) or (version is not None and not _ID.match(version)):
             given = dictionary if version is None else f"{dictionary}:{version}"
@@ -143,7 +150,8 @@ def stream_url(endpoint: str, settings: StreamSettings) -> str:
         "language_code": settings.language_code,
         "seed": settings.seed,
         "apply_text_normalization": settings.apply_text_normalization,
-        "enable_ssml_parsing": None if settings.enable_ssml_parsing is None else str(settings.enable_ssml_parsing).lower(),
+        "enable_ssml_parsing": (None if settings.enable_ssml_parsing is None
+                                else str(settings.enable_ssml_parsing).lower()),
     }
     query.update((name, value) for name, value in optional.items() if value is not None)
     return f"{base}/v1/text-to-speech/{settings.voice}/stream-input?{urlencode(query)}"
@@ -154,7 +162,7 @@ def auth_headers(api_key: str | None) -> dict[str, str]:
 
 
 def init_message(settings: StreamSettings) -> str:
-    message: dict = {
+    message: dict[str, Any] = {
         "text": " ",
         "generation_config": {"chunk_length_schedule": list(settings.chunk_length_schedule)},
     }
@@ -163,12 +171,13 @@ def init_message(settings: StreamSettings) -> str:
         message["voice_settings"] = voice_settings
     if settings.pronunciation_dictionary_locators:
         message["pronunciation_dictionary_locators"] = [
-            _locator(dictionary, version) for dictionary, version in settings.pronunciation_dictionary_locators
+            _locator(dictionary, version)
+            for dictionary, version in settings.pronunciation_dictionary_locators
         ]
     return json.dumps(message)
 
 
-def _locator(dictionary: str, version: str | None) -> dict:
+def _locator(dictionary: str, version: str | None) -> dict[str, str]:
     # Without a version the service applies the dictionary's latest one.
     return {"pronunciation_dictionary_id": dictionary} | ({"version_id": version} if version else {})
 
@@ -230,7 +239,7 @@ def parse_frame(raw: str | bytes) -> Event:
     return None
 
 
-def _alignment(value) -> Alignment | None:
+def _alignment(value: Any) -> Alignment | None:
     if not value:
         return None
     try:
@@ -246,10 +255,11 @@ def _alignment(value) -> Alignment | None:
 
 ERRORS = frames.ErrorTable(
     rules=(
-        frames.ErrorRule(ErrorKind.AUTH, words=("invalid_api_key", "invalid api key", "unauthorized", "api key")),
+        frames.ErrorRule(ErrorKind.AUTH, words=("invalid_api_key", "invalid api key", "unauthorized",
+                                                "api key")),
         frames.ErrorRule(ErrorKind.QUOTA, words=("quota",)),
-        frames.ErrorRule(ErrorKind.RATE_LIMIT, words=("too_many_concurrent_requests", "system_busy", "rate limit",
-                                                      "too many")),
+        frames.ErrorRule(ErrorKind.RATE_LIMIT, words=("too_many_concurrent_requests", "system_busy",
+                                                      "rate limit", "too many")),
         frames.ErrorRule(ErrorKind.INPUT, words=("invalid", "voice_not_found", "voice_settings", "model",
                                                  "not found")),
     ),
@@ -273,4 +283,5 @@ def classify_close(code: int | None, reason: str) -> ServiceError:
 
 
 def classify_handshake(status: int) -> ServiceError:
-    return frames.handshake_error(status, key_name="ELEVENLABS_API_KEY", settings_hint="--endpoint, --voice and --model")
+    return frames.handshake_error(status, key_name="ELEVENLABS_API_KEY",
+                                  settings_hint="--endpoint, --voice and --model")

@@ -73,7 +73,8 @@ class Dialect(abc.ABC):
 
     @abc.abstractmethod
     def sent_characters(self, text: str) -> int:
-        """Characters of text a segment's messages carry: what the service counts, and so what budgets count."""
+        """Characters of text a segment's messages carry: what the service
+        counts, and so what budgets count."""
 
     @abc.abstractmethod
     def finals(self, text: str) -> int:

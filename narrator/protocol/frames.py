@@ -10,6 +10,7 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError
@@ -23,13 +24,14 @@ def check_endpoint(endpoint: str, example: str) -> str:
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigError(f"endpoint {endpoint!r} is not a ws:// or wss:// URL with a host and port; give e.g. {example}")
+        raise ConfigError(f"endpoint {endpoint!r} is not a ws:// or wss:// URL with a host and port; "
+                          f"give e.g. {example}")
     return endpoint.rstrip("/")
 
 QUOTA_ADVICE = "finished work is kept; add credits or wait for the quota to reset, then run again"
 
 
-def json_object(raw: str | bytes) -> dict | None:
+def json_object(raw: str | bytes) -> dict[str, Any] | None:
     """A client's message as a JSON object, or None for anything else (the servers' judgement)."""
     try:
         data = json.loads(raw)
@@ -38,7 +40,7 @@ def json_object(raw: str | bytes) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def load(raw: str | bytes) -> dict:
+def load(raw: str | bytes) -> dict[str, Any]:
     """A service's frame as a JSON object, or a protocol error saying which way it is not."""
     try:
         data = json.loads(raw)
@@ -49,7 +51,7 @@ def load(raw: str | bytes) -> dict:
     return data
 
 
-def audio(value, raw: str | bytes) -> bytes:
+def audio(value: object, raw: str | bytes) -> bytes:
     if not isinstance(value, str) or not value:
         raise ServiceError(ErrorKind.PROTOCOL, f"audio frame without audio: {preview(raw)}")
     try:
@@ -58,24 +60,29 @@ def audio(value, raw: str | bytes) -> bytes:
         raise ServiceError(ErrorKind.PROTOCOL, f"audio that is not base64: {preview(raw)}") from exc
 
 
-def close_error(code: int | None, reason: str, classify_reason: Callable[[str], ServiceError]) -> ServiceError:
+def close_error(code: int | None, reason: str,
+                classify_reason: Callable[[str], ServiceError]) -> ServiceError:
     """A connection that closed before the audio owed was complete. A 1008
     carries the service's reason, which its own words classify."""
     if code == 1008 and reason:
         return classify_reason(reason)
     if code == 1009:
-        return ServiceError(ErrorKind.PROTOCOL, "the service sent a message larger than the receive limit (close 1009)")
-    return ServiceError(ErrorKind.TRANSIENT, f"connection closed by the service (code {code}{', ' + reason if reason else ''})")
+        return ServiceError(ErrorKind.PROTOCOL,
+                            "the service sent a message larger than the receive limit (close 1009)")
+    return ServiceError(ErrorKind.TRANSIENT,
+                        f"connection closed by the service (code {code}{', ' + reason if reason else ''})")
 
 
 def handshake_error(status: int, *, key_name: str, settings_hint: str) -> ServiceError:
     if status in (401, 403):
-        return ServiceError(ErrorKind.AUTH, f"the service refused the connection (HTTP {status}): check {key_name} and the endpoint")
+        return ServiceError(ErrorKind.AUTH, f"the service refused the connection (HTTP {status}): "
+                                            f"check {key_name} and the endpoint")
     if status == 429:
         return ServiceError(ErrorKind.RATE_LIMIT, "the service is busy (HTTP 429 at the handshake)")
     if status >= 500:
         return ServiceError(ErrorKind.TRANSIENT, f"the service failed (HTTP {status} at the handshake)")
-    return ServiceError(ErrorKind.INPUT, f"the service rejected the connection (HTTP {status}): check {settings_hint}")
+    return ServiceError(ErrorKind.INPUT,
+                        f"the service rejected the connection (HTTP {status}): check {settings_hint}")
 
 
 @dataclass(frozen=True)

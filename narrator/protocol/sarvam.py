@@ -9,6 +9,7 @@ flush's audio is complete. The session layer only moves these strings.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -21,7 +22,8 @@ from narrator.protocol.events import AudioChunk, Dialect, Event, Final
 
 DEFAULT_ENDPOINT = "wss://api.sarvam.ai"
 MODELS = ("bulbul:v2", "bulbul:v3", "bulbul:v4-flash")
-LANGUAGES = ("bn-IN", "en-IN", "gu-IN", "hi-IN", "kn-IN", "ml-IN", "mr-IN", "od-IN", "pa-IN", "ta-IN", "te-IN")
+LANGUAGES = ("bn-IN", "en-IN", "gu-IN", "hi-IN", "kn-IN", "ml-IN", "mr-IN", "od-IN", "pa-IN", "ta-IN",
+             "te-IN")
 CODECS = ("mp3", "wav", "aac", "opus", "flac", "linear16", "mulaw", "alaw")
 SAMPLE_RATES = (8000, 16000, 22050, 24000)
 BITRATES = ("32k", "64k", "96k", "128k", "192k")
@@ -62,7 +64,7 @@ def validate(settings: SarvamSettings) -> None:
     problems.raise_first(_problems(settings))
 
 
-def _problems(s: SarvamSettings):
+def _problems(s: SarvamSettings) -> Iterator[str | None]:
     yield problems.choice_problem("model", s.model, MODELS)
     yield problems.choice_problem("language_code", s.language_code, LANGUAGES)
     yield _speaker_problem(s.speaker)
@@ -79,7 +81,7 @@ def _problems(s: SarvamSettings):
         yield f"enable_preprocessing {s.enable_preprocessing!r} is not true or false"
 
 
-def _speaker_problem(speaker) -> str | None:
+def _speaker_problem(speaker: object) -> str | None:
     if isinstance(speaker, str) and speaker and speaker == speaker.lower() and not speaker.isspace():
         return None
     return f"speaker {speaker!r} is not a speaker name: give one in lowercase, such as anushka"
@@ -135,7 +137,7 @@ def split_text(text: str, target: int = TEXT_TARGET, limit: int = TEXT_LIMIT) ->
     every message to one buffer, and reads the words as they were written).
     Only a run of whitespace longer than `target` is shortened, to its first
     character: it says nothing one does not."""
-    rest = regex.sub(r"\s{%d,}" % (target + 1), lambda run: run.group()[0], text.strip())
+    rest = regex.sub(rf"\s{{{target + 1},}}", lambda run: run.group()[0], text.strip())
     pieces = []
     while len(rest) > target:
         cut = cut_point(rest, target, limit)
@@ -150,7 +152,8 @@ def cut_point(text: str, target: int, limit: int) -> int:
     that fits `limit`, or else `limit` itself."""
     within, beyond = _cuts(text, target, limit)
     spaces = (end for end in within if text[end - 1].isspace())
-    return _last(_sentence_ends(text, target), within) or _last(spaces, within) or max(within, default=0) or beyond or limit
+    return (_last(_sentence_ends(text, target), within) or _last(spaces, within) or max(within, default=0)
+            or beyond or limit)
 
 
 def last_sentence_end(text: str, target: int) -> int | None:
@@ -162,7 +165,7 @@ def _sentence_ends(text: str, target: int) -> list[int]:
     return [match.end() for match in _SENTENCE_END.finditer(text, 0, target)]
 
 
-def _last(candidates, cuts: set[int]) -> int | None:
+def _last(candidates: Iterable[int], cuts: set[int]) -> int | None:
     return max((end for end in candidates if end in cuts), default=None)
 
 
@@ -261,10 +264,13 @@ def parse_frame(raw: str | bytes) -> Event:
 ERRORS = frames.ErrorTable(
     rules=(
         frames.ErrorRule(ErrorKind.AUTH, codes=frozenset({401, 403}),
-                         words=("api key", "subscription key", "subscription-key", "unauthorized", "invalid credentials")),
+                         words=("api key", "subscription key", "subscription-key", "unauthorized",
+                                "invalid credentials")),
         # Quota words under a 4xx other than 429 describe a bad request, not an empty account.
-        frames.ErrorRule(ErrorKind.QUOTA, words=("quota", "credit", "insufficient"), word_codes=frozenset({429, None})),
-        frames.ErrorRule(ErrorKind.RATE_LIMIT, codes=frozenset({429}), words=("rate limit", "rate_limit", "too many")),
+        frames.ErrorRule(ErrorKind.QUOTA, words=("quota", "credit", "insufficient"),
+                         word_codes=frozenset({429, None})),
+        frames.ErrorRule(ErrorKind.RATE_LIMIT, codes=frozenset({429}),
+                         words=("rate limit", "rate_limit", "too many")),
         frames.ErrorRule(ErrorKind.INPUT, codes=frozenset({400, 422})),
     ),
     advice={
@@ -283,7 +289,7 @@ def classify_error(code: object, message: str) -> ServiceError:
     return ERRORS.error(ERRORS.kind(status, message), said)
 
 
-def _status(code) -> int | None:
+def _status(code: object) -> int | None:
     if isinstance(code, bool):
         return None
     if isinstance(code, int):
@@ -296,4 +302,5 @@ def classify_close(code: int | None, reason: str) -> ServiceError:
 
 
 def classify_handshake(status: int) -> ServiceError:
-    return frames.handshake_error(status, key_name="SARVAM_API_KEY", settings_hint="the endpoint and the model")
+    return frames.handshake_error(status, key_name="SARVAM_API_KEY",
+                                  settings_hint="the endpoint and the model")

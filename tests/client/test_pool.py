@@ -16,7 +16,8 @@ SEGMENTS = [Segment(i, 0, (f"Segment number {i} is short, and it ends here.",), 
 async def run_pool(on_done, inactivity_timeout=20, concurrency=1):
     async with EmbeddedServer() as server:
         settings = codec.StreamSettings(output_format="mp3_22050_32", inactivity_timeout=inactivity_timeout)
-        pool = SessionPool(PoolConfig(codec.dialect(server.url, settings, None), concurrency, stall_timeout=5))
+        pool = SessionPool(PoolConfig(codec.dialect(server.url, settings, None), concurrency,
+                                      stall_timeout=5))
         done = []
 
         async def record(segment, chunks):

@@ -11,7 +11,8 @@ TEXT = ("The lantern swung above the harbour wall while the tide came in, "
 def chunk(text: str, *, aligned: bool) -> AudioChunk:
     rendered = render(text, voice="en-us", output_format="mp3_22050_32")
     a = rendered.alignment
-    alignment = Alignment(tuple(a["chars"]), tuple(a["charStartTimesMs"]), tuple(a["charDurationsMs"])) if aligned else None
+    alignment = (Alignment(tuple(a["chars"]), tuple(a["charStartTimesMs"]), tuple(a["charDurationsMs"]))
+                 if aligned else None)
     return AudioChunk(rendered.mp3, alignment)
 
 

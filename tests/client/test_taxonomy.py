@@ -15,15 +15,16 @@ import pytest
 
 from narrator.book.cache import SegmentCache
 from narrator.errors import ErrorKind, ServiceError
-from narrator.runner import NarrateOptions, narrate_book
 from narrator.server.app import CloudProfile, EmbeddedServer
 from narrator.server.faults import parse_faults
+from narrator.settings import NarrateOptions
 from tests.helpers import generated_book, run, spoken_words, srt_words
+from tests.narrating import narrate_book
 
 BOOK = generated_book(16, chapters=2, seed=11)
 
 
-async def narrate(out, faults=None, voice="en-us", concurrency=3, profile=CloudProfile(), stall_timeout=1.5):
+async def narrate(out, faults=None, voice="en-us", concurrency=3, profile=None, stall_timeout=1.5):
     async with EmbeddedServer(api_key="test-key-123", faults=parse_faults(faults), profile=profile) as server:
         options = NarrateOptions(out, provider="elevenlabs", endpoint=server.url, voice=voice,
                                  output_format="mp3_22050_32", concurrency=concurrency,
@@ -85,7 +86,8 @@ def test_audio_without_alignment_never_spills_into_the_next_segment(tmp_path, ke
     assert srt_words(result.srt) == spoken_words(BOOK) and same_audio(result, clean_seconds)
 
 
-def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tmp_path, key_env, clean_seconds):
+def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tmp_path, key_env,
+                                                                              clean_seconds):
     out = tmp_path / "out"
     total = sum(len(p) for c in BOOK.chapters for p in c.paragraphs)
     error = failing(out, faults=f"quota={total // 2}")
@@ -121,7 +123,8 @@ def test_protocol_errors_fail_their_segment_alone_after_one_retry(tmp_path, key_
     out = tmp_path / "out"
     error = failing(out, faults="garbage=0.4,seed=2")
     assert error.kind is ErrorKind.PROTOCOL and error.exit_code == 5
-    assert "failed" in str(error) and "502 Bad Gateway" in str(error), "the frame's first bytes are in the error"
+    assert "failed" in str(error) and "502 Bad Gateway" in str(error), \
+        "the frame's first bytes are in the error"
     assert error.served.faults["garbage"] >= 2
     kept = cached_segments()
     assert kept, "the segments that did not fail are kept"

@@ -14,7 +14,8 @@ import miniaudio
 from narrator.book.cache import SegmentCache
 from narrator.jobs.jobfile import load_job
 from narrator.jobs.pricing import PLANS
-from narrator.runner import NarrateOptions, plan_book
+from narrator.runner import plan_book
+from narrator.settings import NarrateOptions
 from narrator.text import read_document
 from tests.helpers import ROOT, SAMPLES
 from tests.test_cli import narrator
@@ -35,7 +36,8 @@ def planned(path: Path):
     """The job's books as a run would plan them: (segments, characters, keys) over all its books."""
     job = load_job(path, progress=False)
     books = [plan_book(read_document(d), job.options) for d in job.inputs]
-    return sum(len(b.segments) for b in books), sum(b.characters for b in books), {k for b in books for k in b.keys}
+    return (sum(len(b.segments) for b in books), sum(b.characters for b in books),
+            {k for b in books for k in b.keys})
 
 
 def write_job(folder: Path, name: str, body: str) -> Path:
@@ -77,7 +79,8 @@ def test_run_makes_the_example_then_a_second_run_sends_nothing(tmp_path):
     (line,) = done.stdout.splitlines()
     assert line.startswith("example: done; 1 of 1 books made, ")
     sent = characters + segments  # the stream-input protocol ends each segment's text with a space
-    assert f"{sent:,} characters sent, 0 from the cache, 0 retries" in line and "about $0.00 (free plan)" in line
+    assert f"{sent:,} characters sent, 0 from the cache, 0 retries" in line \
+        and "about $0.00 (free plan)" in line
 
     out = tmp_path / "out" / "example"
     mp3 = out / "lighthouse.mp3"
@@ -95,9 +98,11 @@ def test_run_makes_the_example_then_a_second_run_sends_nothing(tmp_path):
     assert entry["characters_from_cache"] == 0
     assert abs(entry["audio_seconds"] - seconds) < 0.5
     assert entry["retries"] == 0 and 0 < entry["wall_seconds"] < 120
-    assert entry["estimated_cost_usd"] == 0 and entry["billed_characters"] == 0 and entry["price_plan"] == "free"
+    assert entry["estimated_cost_usd"] == 0 and entry["billed_characters"] == 0 \
+        and entry["price_plan"] == "free"
     (book,) = entry["books"]
-    assert book["made"] is True and (tmp_path / book["input"]).resolve() == tmp_path / "samples" / "lighthouse.md"
+    assert book["made"] is True \
+        and (tmp_path / book["input"]).resolve() == tmp_path / "samples" / "lighthouse.md"
     assert len(cache_files(SegmentCache().root)) == segments
 
     mtime = mp3.stat().st_mtime_ns
@@ -106,7 +111,8 @@ def test_run_makes_the_example_then_a_second_run_sends_nothing(tmp_path):
     assert again.stdout.splitlines() == ["example: done; every book up to date, nothing sent"]
     report, entry = report_entry(tmp_path / "again.json")
     assert report["exit_code"] == 0 and entry["state"] == "done"
-    assert entry["characters_sent"] == 0 and entry["characters_from_cache"] == 0 and entry["audio_seconds"] == 0
+    assert entry["characters_sent"] == 0 and entry["characters_from_cache"] == 0 \
+        and entry["audio_seconds"] == 0
     assert [b["made"] for b in entry["books"]] == [False]
     assert mp3.stat().st_mtime_ns == mtime, "an up-to-date book is not written again"
 
@@ -128,7 +134,8 @@ def test_status_says_pending_then_done(tmp_path):
 
 
 def test_a_job_the_service_refuses_is_failed_exit_10_and_status_says_why(tmp_path):
-    segments = len(plan_book(read_document(SAMPLES / "lighthouse.md"), NarrateOptions(tmp_path, "elevenlabs")).segments)
+    segments = len(plan_book(read_document(SAMPLES / "lighthouse.md"),
+                             NarrateOptions(tmp_path, "elevenlabs")).segments)
     with served() as (url, stats):
         path = cloud_job(tmp_path / "jobs", "badvoice", url, 'voice = "no-such-voice"\n')
         done = narrator("run", path, "--report", tmp_path / "report.json", env=KEY_ENV)
@@ -150,7 +157,8 @@ def test_a_job_the_service_refuses_is_failed_exit_10_and_status_says_why(tmp_pat
 
 def test_a_job_with_an_unknown_key_fails_alone_and_the_run_goes_on(tmp_path):
     jobs = tmp_path / "jobs"
-    bad = write_job(jobs, "a-bad", f'input = "{SAMPLES / "short-note.md"}"\noutput = "../out/a"\nstabilty = 0.5\n')
+    bad = write_job(jobs, "a-bad",
+                    f'input = "{SAMPLES / "short-note.md"}"\noutput = "../out/a"\nstabilty = 0.5\n')
     write_job(jobs, "b-good", f'input = "{SAMPLES / "short-note.md"}"\noutput = "../out/b"\n')
 
     alone = narrator("run", bad)
@@ -173,9 +181,11 @@ def test_run_on_a_folder_without_jobs_or_a_missing_path_is_exit_3(tmp_path):
     done = narrator("run", tmp_path / "empty")
     assert done.returncode == 3 and done.stdout == ""
     assert done.stderr.splitlines() == [
-        f"narrator: error: {tmp_path / 'empty'}: no job files (*.toml) in this folder; see jobs/example.toml"]
+        f"narrator: error: {tmp_path / 'empty'}: no job files (*.toml) in this folder; "
+        "see jobs/example.toml"]
     done = narrator("run", tmp_path / "missing.toml")
-    assert done.returncode == 3 and "no such job file or folder" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 3 and "no such job file or folder" in done.stderr \
+        and "Traceback" not in done.stderr
 
 
 def test_a_job_budget_stops_the_run_with_exit_11_and_status_counts_segments(tmp_path):
@@ -196,8 +206,8 @@ def test_a_job_budget_stops_the_run_with_exit_11_and_status_counts_segments(tmp_
     assert status.returncode == 0
     (line,) = status.stdout.splitlines()
     assert line.startswith(("budget: over budget", "budget: partial"))
-    assert line.endswith(f"{finished} of {segments} segments finished in 1 of 1 books)") or \
-        line.endswith(f"; {finished} of {segments} segments finished in 1 of 1 books")
+    assert line.endswith((f"{finished} of {segments} segments finished in 1 of 1 books)",
+                          f"; {finished} of {segments} segments finished in 1 of 1 books"))
 
 
 def test_the_report_of_a_job_over_budget_counts_what_it_sent(tmp_path):
@@ -242,10 +252,12 @@ def test_estimate_a_document_on_a_half_price_model(tmp_path):
     characters, segments = book.characters, len(book.segments)
     half = math.ceil(characters / 2)
     creator = PLANS["elevenlabs"]["creator"]
-    done = narrator("estimate", SAMPLES / "lighthouse.md", "--provider", "elevenlabs", "--model", "eleven_flash_v2_5")
+    done = narrator("estimate", SAMPLES / "lighthouse.md", "--provider", "elevenlabs",
+                    "--model", "eleven_flash_v2_5")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (f"lighthouse.md: {segments} segments, {characters:,} characters; 0 in the cache, "
-                           f"{characters:,} to send; billed {half:,} (elevenlabs eleven_flash_v2_5); "
+    assert done.stdout == (f"lighthouse.md: {segments} segments, {characters:,} characters; "
+                           f"0 in the cache, {characters:,} to send; "
+                           f"billed {half:,} (elevenlabs eleven_flash_v2_5); "
                            f"about ${half * creator / 1000:.2f} on the creator plan\n")
     full = narrator("estimate", SAMPLES / "lighthouse.md", "--provider", "elevenlabs")
     assert full.returncode == 0
@@ -255,7 +267,8 @@ def test_estimate_a_document_on_a_half_price_model(tmp_path):
 
 def test_estimate_with_a_price_file(tmp_path):
     prices = tmp_path / "prices.toml"
-    prices.write_text('[plans.elevenlabs]\nmyplan = 10.0\ncreator = 1.0\n\n[default]\nelevenlabs = "myplan"\n')
+    prices.write_text('[plans.elevenlabs]\nmyplan = 10.0\ncreator = 1.0\n\n'
+                      '[default]\nelevenlabs = "myplan"\n')
     characters = plan_book(read_document(SAMPLES / "short-note.md"), NarrateOptions(tmp_path)).characters
     done = narrator("estimate", SAMPLES / "short-note.md", "--provider", "elevenlabs", "--prices", prices)
     assert done.returncode == 0, done.stderr
@@ -273,8 +286,9 @@ def test_estimate_a_job_before_and_after_it_ran(tmp_path):
     segments, characters, _ = planned(path)
     before = narrator("estimate", path)
     assert before.returncode == 0, before.stderr
-    assert before.stdout == (f"lighthouse.md: {segments} segments, {characters:,} characters; 0 in the cache, "
-                             f"{characters:,} to send; billed 0 (local); about $0.00 on the free plan\n")
+    assert before.stdout == (f"lighthouse.md: {segments} segments, {characters:,} characters; "
+                             f"0 in the cache, {characters:,} to send; billed 0 (local); "
+                             "about $0.00 on the free plan\n")
     assert narrator("run", path).returncode == 0
     after = narrator("estimate", tmp_path / "jobs")
     assert after.returncode == 0, after.stderr
@@ -315,7 +329,8 @@ def test_cache_prune_keeps_a_jobs_segments_and_all_removes_them(tmp_path, fresh_
     size = sum(f.stat().st_size for f in files)
     text = SegmentCache().usage().characters
     assert text > characters
-    assert shown.stdout == f"{fresh_cache}: {len(files)} segments, {size / 1e6:.1f} MB, {text:,} characters of text\n"
+    assert shown.stdout == (f"{fresh_cache}: {len(files)} segments, {size / 1e6:.1f} MB, "
+                            f"{text:,} characters of text\n")
 
     dry = narrator("cache", "prune", tmp_path / "jobs", "--dry-run")
     assert dry.returncode == 0 and dry.stdout.startswith(f"would remove {extra} segments, ")

@@ -26,7 +26,8 @@ def layout(tmp_path):
     return tmp_path
 
 
-def job(layout: Path, body: str, name: str = "job.toml", head: str = 'input = "../docs/one.md"\noutput = "../out"\n') -> Path:
+def job(layout: Path, body: str, name: str = "job.toml",
+        head: str = 'input = "../docs/one.md"\noutput = "../out"\n') -> Path:
     path = layout / "jobs" / name
     path.write_text(head + body)
     return path
@@ -80,8 +81,8 @@ def test_a_folder_input_expands_to_its_documents_in_name_order(layout, monkeypat
 
 
 def test_settings_reach_the_narrate_options(layout):
-    loaded = load_job(job(layout, 'voice = "en-gb"\nconcurrency = 3\ncaptions = ["srt"]\ntitles = false\ntimeout = 12\n'
-                                  'budget = 5000\nplan = "free"\n'), progress=False)
+    loaded = load_job(job(layout, 'voice = "en-gb"\nconcurrency = 3\ncaptions = ["srt"]\ntitles = false\n'
+                                  'timeout = 12\nbudget = 5000\nplan = "free"\n'), progress=False)
     options = loaded.options
     assert options.provider == "local"
     assert options.voice == "en-gb" and options.concurrency == 3 and options.captions == ("srt",)
@@ -113,7 +114,8 @@ def test_elevenlabs_settings_reach_the_stream_settings(layout):
 
 
 def test_sarvam_settings_reach_the_sarvam_settings(layout):
-    options = load_job(job(layout, 'provider = "sarvam"\nvoice = "anushka"\npace = 1.3\nlanguage = "hi-IN"\n'),
+    options = load_job(job(layout, 'provider = "sarvam"\nvoice = "anushka"\npace = 1.3\n'
+                                   'language = "hi-IN"\n'),
                        progress=False).options
     assert options.provider == "sarvam"
     assert options.sarvam_settings.pace == 1.3 and options.speaking_speed() == 1.3
@@ -211,7 +213,8 @@ def test_an_empty_list_of_inputs_is_refused(layout):
 
 
 def test_an_input_that_does_not_exist(layout):
-    message = refused(job(layout, "", head='inputs = ["../docs/one.md", "../docs/missing.md"]\noutput = "../out"\n'))
+    message = refused(job(layout, "",
+                          head='inputs = ["../docs/one.md", "../docs/missing.md"]\noutput = "../out"\n'))
     assert "input '../docs/missing.md': no such file or folder" in message
     # and where it was looked for, from the job file's folder (however the path is spelled)
     looked = message.rsplit("(", 1)[1].rstrip(")")
@@ -228,7 +231,8 @@ def test_a_folder_input_without_documents(layout):
 def test_two_inputs_with_the_same_stem(layout):
     (layout / "other").mkdir()
     (layout / "other" / "one.txt").write_text("Another one.\n")
-    message = refused(job(layout, "", head='inputs = ["../docs/one.md", "../other/one.txt"]\noutput = "../out"\n'))
+    message = refused(job(layout, "",
+                          head='inputs = ["../docs/one.md", "../other/one.txt"]\noutput = "../out"\n'))
     assert "inputs one would write the same book files" in message and "rename one" in message
 
 

@@ -79,13 +79,15 @@ def test_an_unknown_plan_lists_the_known_ones():
 @pytest.mark.parametrize("content, key, allowed", [
     ('[plans.acme]\nbasic = 0.1\n', "plans.acme", "use one of elevenlabs, sarvam, local"),
     ('[plans.elevenlabs]\ncreator = -0.1\n', "plans.elevenlabs.creator", "non-negative number of US dollars"),
-    ('[plans.elevenlabs]\ncreator = "cheap"\n', "plans.elevenlabs.creator", "non-negative number of US dollars"),
+    ('[plans.elevenlabs]\ncreator = "cheap"\n', "plans.elevenlabs.creator",
+     "non-negative number of US dollars"),
     ('[plans.elevenlabs]\ncreator = true\n', "plans.elevenlabs.creator", "non-negative number of US dollars"),
     ('[plans.elevenlabs]\ncreator = nan\n', "plans.elevenlabs.creator", "non-negative number of US dollars"),
     ('[plans.elevenlabs]\ncreator = inf\n', "plans.elevenlabs.creator", "non-negative number of US dollars"),
     ('[plans]\nelevenlabs = 0.2\n', "plans.elevenlabs", "must be a table"),
     ('plans = 3\n', "plans", "must be a table"),
-    ('[default]\nelevenlabs = "gold"\n', "default.elevenlabs", "use one of starter, creator, pro, scale, business"),
+    ('[default]\nelevenlabs = "gold"\n', "default.elevenlabs",
+     "use one of starter, creator, pro, scale, business"),
     ('[default]\nelevenlabs = 2\n', "default.elevenlabs", "use one of starter, creator"),
     ('[default]\nacme = "basic"\n', "default.acme", "use one of elevenlabs, sarvam, local"),
     ('[prices.elevenlabs]\ncreator = 0.2\n', "prices", "use the tables [plans.PROVIDER] and [default]"),
@@ -112,7 +114,8 @@ def test_a_default_may_name_a_plan_the_same_file_adds(tmp_path):
 
 
 def test_a_missing_or_undecodable_file_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match=r"absent\.toml: cannot read the price file \(No such file or directory\)"):
+    with pytest.raises(ConfigError,
+                       match=r"absent\.toml: cannot read the price file \(No such file or directory\)"):
         load_prices(tmp_path / "absent.toml")
     path = tmp_path / "latin1.toml"
     path.write_bytes(b'[plans.elevenlabs]\n"caf\xe9" = 0.1\n')

@@ -35,7 +35,8 @@ def write_job(root: Path, url: str, name: str = "book", output: str = "../out", 
     document = root / "docs" / "book.md"
     if not document.exists():
         document.parent.mkdir(parents=True, exist_ok=True)
-        document.write_text("\n\n".join(f"# {c.title}\n\n" + "\n\n".join(c.paragraphs) for c in book.chapters))
+        document.write_text("\n\n".join(f"# {c.title}\n\n" + "\n\n".join(c.paragraphs)
+                                        for c in book.chapters))
     job = root / "jobs" / f"{name}.toml"
     job.parent.mkdir(parents=True, exist_ok=True)
     job.write_text(f'input = "../docs/book.md"\noutput = "{output}"\nprovider = "elevenlabs"\n'
@@ -58,7 +59,8 @@ def start_run(*targets, cache: Path | None = None) -> subprocess.Popen:
     if cache:
         env["NARRATOR_CACHE"] = str(cache)
     return subprocess.Popen([sys.executable, "-m", "narrator", "run", *map(str, targets)], env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def run_job(*targets, cache: Path | None = None):
@@ -99,7 +101,8 @@ def test_a_run_killed_mid_book_resumes_without_asking_again_and_equals_an_uninte
     assert "taking over the lock" in err, "the dead run's lock is taken over"
     unfinished = [s for s, key in zip(book.segments, book.keys) if key not in finished]
     assert second["characters"] == served_characters(unfinished), "no finished segment was requested again"
-    assert first["characters"] >= served_characters(s for s, key in zip(book.segments, book.keys) if key in finished)
+    assert first["characters"] >= served_characters(s for s, key in zip(book.segments, book.keys)
+                                                    if key in finished)
 
     # The same job, uninterrupted, with a cache and an output folder of its own.
     with served() as (url, _):
@@ -178,9 +181,10 @@ def test_max_characters_stops_before_the_limit_and_the_next_run_sends_the_rest(t
         job = write_job(tmp_path, url)
         book = planned(job)
         limit = book.characters // 3
-        done = narrator("narrate", tmp_path / "docs" / "book.md", "--provider", "elevenlabs", "--endpoint", url,
-                        "--voice", "en-us", "--format", "mp3_22050_32", "--concurrency", "2",
-                        "--max-characters", limit, "-o", tmp_path / "out", env={"ELEVENLABS_API_KEY": KEY})
+        done = narrator("narrate", tmp_path / "docs" / "book.md", "--provider", "elevenlabs",
+                        "--endpoint", url, "--voice", "en-us", "--format", "mp3_22050_32",
+                        "--concurrency", "2", "--max-characters", limit, "-o", tmp_path / "out",
+                        env={"ELEVENLABS_API_KEY": KEY})
     assert done.returncode == 11, done.stderr
     assert "budget" in done.stderr and "run the same command again" in done.stderr
     finished = cached_keys(book.keys)
@@ -191,4 +195,5 @@ def test_max_characters_stops_before_the_limit_and_the_next_run_sends_the_rest(t
         write_job(tmp_path, url)
         code, _, err = run_job(job)
     assert code == 0, err
-    assert second["characters"] == served_characters(s for s, key in zip(book.segments, book.keys) if key not in finished)
+    assert second["characters"] == served_characters(s for s, key in zip(book.segments, book.keys)
+                                                     if key not in finished)

@@ -37,7 +37,8 @@ def failure(endpoint: str, key: str = KEY, timeout: float = 5.0) -> ServiceError
 
 def test_the_right_key_reads_the_quota():
     remaining = asyncio.run(ask(KEY))
-    assert (remaining.used, remaining.limit, remaining.remaining, remaining.tier) == (0, 5000, 5000, "embedded")
+    assert (remaining.used, remaining.limit, remaining.remaining, remaining.tier) == \
+        (0, 5000, 5000, "embedded")
     assert isinstance(remaining.resets_unix, int)
 
 
@@ -66,7 +67,8 @@ def test_a_key_with_a_line_break_never_reaches_a_header():
 def test_the_server_answers_json_the_way_elevenlabs_does():
     async def main():
         async with EmbeddedServer(api_key=KEY, faults=FaultPlan(quota=5000)) as server:
-            return await asyncio.to_thread(_get, server.url.replace("ws://", "http://") + "/v1/user/subscription")
+            return await asyncio.to_thread(_get,
+                                           server.url.replace("ws://", "http://") + "/v1/user/subscription")
 
     status, content_type, body = asyncio.run(main())
     assert (status, content_type) == (401, "application/json")
@@ -111,14 +113,16 @@ def test_a_server_that_never_answers_times_out_as_a_transient_error():
 
 
 @pytest.mark.parametrize("status, body, kind, said", [
-    (200, b"<html>502 Bad Gateway</html>", ErrorKind.PROTOCOL, "not a JSON object: '<html>502 Bad Gateway</html>'"),
+    (200, b"<html>502 Bad Gateway</html>", ErrorKind.PROTOCOL,
+     "not a JSON object: '<html>502 Bad Gateway</html>'"),
     (200, b'{"tier": "free"}', ErrorKind.PROTOCOL, "no character_count and character_limit"),
     (429, b'{"detail": {"status": "too_many_requests", "message": "slow down"}}', ErrorKind.RATE_LIMIT,
      "HTTP 429: too_many_requests: slow down"),
     (503, b"unavailable", ErrorKind.TRANSIENT, "HTTP 503"),
     (404, b'{"detail": "Not Found"}', ErrorKind.PROTOCOL, "HTTP 404: Not Found; does the endpoint serve"),
     (302, b"", ErrorKind.PROTOCOL, "HTTP 302"),  # never followed: the key would go along
-    (401, ('{"detail": {"status": "x", "message": "bad key ' + KEY + '"}}').encode(), ErrorKind.AUTH, "bad key [redacted]"),
+    (401, ('{"detail": {"status": "x", "message": "bad key ' + KEY + '"}}').encode(), ErrorKind.AUTH,
+     "bad key [redacted]"),
 ])
 def test_every_other_answer_is_a_classified_service_error(status, body, kind, said):
     with _canned(status, body) as endpoint:
@@ -147,7 +151,8 @@ def test_fits_warns_only_when_the_job_needs_more_than_is_left():
 
 def test_the_reset_is_the_first_of_next_month():
     december = 1_765_000_000  # 2025-12-06 UTC
-    assert subscription_body(FaultPlan(), december)["next_character_count_reset_unix"] == 1_767_225_600  # 2026-01-01
+    assert subscription_body(FaultPlan(), december)["next_character_count_reset_unix"] == \
+        1_767_225_600  # 2026-01-01
 
 
 def _get(url: str) -> tuple[int, str, bytes]:

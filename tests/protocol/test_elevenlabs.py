@@ -66,14 +66,16 @@ def first_message(**settings):
 def test_first_message_sends_only_the_voice_settings_that_are_set():
     assert "voice_settings" not in first_message()
     assert "pronunciation_dictionary_locators" not in first_message()
-    every = codec.VoiceSettings(stability=0.3, similarity_boost=0.9, style=0.0, use_speaker_boost=False, speed=1.2)
+    every = codec.VoiceSettings(stability=0.3, similarity_boost=0.9, style=0.0, use_speaker_boost=False,
+                                speed=1.2)
     assert first_message(voice_settings=every)["voice_settings"] == {
         "stability": 0.3, "similarity_boost": 0.9, "style": 0.0, "use_speaker_boost": False, "speed": 1.2}
     assert first_message(voice_settings=codec.VoiceSettings(speed=0.7))["voice_settings"] == {"speed": 0.7}
 
 
 def test_first_message_carries_the_schedule_and_dictionaries():
-    first = first_message(chunk_length_schedule=(50, 500), pronunciation_dictionary_locators=(("d1", "v1"), ("d2", None)))
+    first = first_message(chunk_length_schedule=(50, 500),
+                          pronunciation_dictionary_locators=(("d1", "v1"), ("d2", None)))
     assert first["generation_config"] == {"chunk_length_schedule": [50, 500]}
     assert first["pronunciation_dictionary_locators"] == [
         {"pronunciation_dictionary_id": "d1", "version_id": "v1"}, {"pronunciation_dictionary_id": "d2"}]
@@ -144,11 +146,13 @@ def test_auth_and_quota_stop_while_drops_retry():
     assert codec.classify_close(1011, "internal").kind is ErrorKind.TRANSIENT
     assert codec.classify_close(None, "").kind is ErrorKind.TRANSIENT
     assert codec.classify_close(1009, "").kind is ErrorKind.PROTOCOL
-    assert codec.classify_close(1008, "Have not received a new text input within the timeout").kind is ErrorKind.TRANSIENT
+    assert (codec.classify_close(1008, "Have not received a new text input within the timeout").kind
+            is ErrorKind.TRANSIENT)
 
 
-@pytest.mark.parametrize("status, kind", [(401, ErrorKind.AUTH), (403, ErrorKind.AUTH), (429, ErrorKind.RATE_LIMIT),
-                                          (503, ErrorKind.TRANSIENT), (404, ErrorKind.INPUT)])
+@pytest.mark.parametrize("status, kind", [(401, ErrorKind.AUTH), (403, ErrorKind.AUTH),
+                                          (429, ErrorKind.RATE_LIMIT), (503, ErrorKind.TRANSIENT),
+                                          (404, ErrorKind.INPUT)])
 def test_handshake_statuses(status, kind):
     assert codec.classify_handshake(status).kind is kind
 
@@ -159,16 +163,20 @@ def voice(**values):
 
 # Each bound, just inside and just outside; the message names the option as typed and the range.
 INSIDE = [
-    codec.StreamSettings(), voice(stability=0), voice(stability=1), voice(similarity_boost=0), voice(similarity_boost=1),
-    voice(style=0), voice(style=1.0), voice(speed=0.7), voice(speed=1.2), voice(use_speaker_boost=True),
+    codec.StreamSettings(), voice(stability=0), voice(stability=1), voice(similarity_boost=0),
+    voice(similarity_boost=1), voice(style=0), voice(style=1.0), voice(speed=0.7), voice(speed=1.2),
+    voice(use_speaker_boost=True),
     codec.StreamSettings(seed=0), codec.StreamSettings(seed=4294967295),
     codec.StreamSettings(inactivity_timeout=1), codec.StreamSettings(inactivity_timeout=180),
-    codec.StreamSettings(chunk_length_schedule=(50,)), codec.StreamSettings(chunk_length_schedule=(500, 50, 120)),
+    codec.StreamSettings(chunk_length_schedule=(50,)),
+    codec.StreamSettings(chunk_length_schedule=(500, 50, 120)),
     codec.StreamSettings(language_code="en"), codec.StreamSettings(language_code="fil"),
-    codec.StreamSettings(apply_text_normalization="auto"), codec.StreamSettings(apply_text_normalization="off"),
+    codec.StreamSettings(apply_text_normalization="auto"),
+    codec.StreamSettings(apply_text_normalization="off"),
     codec.StreamSettings(enable_ssml_parsing=False),
     codec.StreamSettings(pronunciation_dictionary_locators=(("a", "1"), ("b", None), ("c", "x.2"))),
-    codec.StreamSettings(voice="JBFqnCBsd6RMkjVDRZzb", model="eleven_multilingual_v2", output_format="mp3_22050_32"),
+    codec.StreamSettings(voice="JBFqnCBsd6RMkjVDRZzb", model="eleven_multilingual_v2",
+                         output_format="mp3_22050_32"),
 ]
 
 OUTSIDE = [
@@ -191,16 +199,18 @@ OUTSIDE = [
     (codec.StreamSettings(chunk_length_schedule=()), "--chunk-schedule (empty)", "from 50 to 500"),
     (codec.StreamSettings(language_code="english"), "--language 'english'", "ISO 639-1"),
     (codec.StreamSettings(language_code="EN"), "--language 'EN'", "ISO 639-1"),
-    (codec.StreamSettings(apply_text_normalization="always"), "--text-normalization 'always'", "auto, on, off"),
+    (codec.StreamSettings(apply_text_normalization="always"), "--text-normalization 'always'",
+     "auto, on, off"),
     (codec.StreamSettings(output_format="pcm_16000"), "--format 'pcm_16000'", "mp3_22050_32"),
     (codec.StreamSettings(voice="../admin"), "--voice '../admin'", "letters, digits"),
     (codec.StreamSettings(voice=""), "--voice ''", "letters, digits"),
     (codec.StreamSettings(model="a model"), "--model 'a model'", "letters, digits"),
-    (codec.StreamSettings(pronunciation_dictionary_locators=(("", None),)), "--pronunciation-dictionary ''", "ID[:VERSION]"),
-    (codec.StreamSettings(pronunciation_dictionary_locators=(("a", "b:c"),)), "--pronunciation-dictionary 'a:b:c'",
+    (codec.StreamSettings(pronunciation_dictionary_locators=(("", None),)), "--pronunciation-dictionary ''",
      "ID[:VERSION]"),
-    (codec.StreamSettings(pronunciation_dictionary_locators=(("a", None),) * 4), "--pronunciation-dictionary is given 4",
-     "at most 3"),
+    (codec.StreamSettings(pronunciation_dictionary_locators=(("a", "b:c"),)),
+     "--pronunciation-dictionary 'a:b:c'", "ID[:VERSION]"),
+    (codec.StreamSettings(pronunciation_dictionary_locators=(("a", None),) * 4),
+     "--pronunciation-dictionary is given 4", "at most 3"),
 ]
 
 

@@ -27,7 +27,8 @@ from narrator.protocol.sarvam import (
 def test_settings_default_to_the_sdks_defaults():
     assert SarvamSettings() == SarvamSettings(
         speaker="anushka", language_code="en-IN", model="bulbul:v2", pace=1.0, pitch=0.0, loudness=1.0,
-        sample_rate=22050, bitrate="128k", min_buffer_size=50, max_chunk_length=150, enable_preprocessing=False,
+        sample_rate=22050, bitrate="128k", min_buffer_size=50, max_chunk_length=150,
+        enable_preprocessing=False,
     )
     sarvam.validate(SarvamSettings())
 
@@ -38,7 +39,8 @@ def test_settings_default_to_the_sdks_defaults():
     ({"speaker": "Anushka"}, "speaker 'Anushka' is not a speaker name: give one in lowercase"),
     ({"speaker": ""}, "speaker '' is not a speaker name"),
     ({"pace": 3.5}, "pace 3.5 is out of range for bulbul:v2: give a number from 0.3 to 3.0"),
-    ({"pace": 2.5, "model": "bulbul:v3"}, "pace 2.5 is out of range for bulbul:v3: give a number from 0.5 to 2.0"),
+    ({"pace": 2.5, "model": "bulbul:v3"},
+     "pace 2.5 is out of range for bulbul:v3: give a number from 0.5 to 2.0"),
     ({"pace": 0.4, "model": "bulbul:v4-flash"}, "pace 0.4 is out of range for bulbul:v4-flash"),
     ({"pitch": 0.8}, "pitch 0.8 is out of range: give a number from -0.75 to 0.75"),
     ({"loudness": 0.1}, "loudness 0.1 is out of range: give a number from 0.3 to 3.0"),
@@ -104,7 +106,8 @@ def test_each_paragraph_is_flushed_on_its_own_so_its_audio_end_is_marked():
 
 def test_the_dialect():
     dialect = sarvam.dialect("ws://127.0.0.1:9", SarvamSettings(), "secret-key")
-    assert dialect.name == "sarvam" and dialect.finals("One.\n\nTwo.") == 2 and dialect.keepalive == sarvam.PING
+    assert dialect.name == "sarvam" and dialect.finals("One.\n\nTwo.") == 2 \
+        and dialect.keepalive == sarvam.PING
     assert dialect.keepalive_every == 20 and dialect.opening == (sarvam.config_message(SarvamSettings()),)
     assert dialect.headers == {"api-subscription-key": "secret-key"} and "secret-key" not in repr(dialect)
     with pytest.raises(ConfigError, match="^pace"):
@@ -118,9 +121,10 @@ _GRAPHEME = regex.compile(r"\X")
 # conjuncts with a virama, a danda, CJK without spaces, CRLF, quotes.
 _ATOMS = [
     "word", "the", "a", "x", " ", " ", " ", "  ", "\n", "\r\n", "\t", ". ", "! ", "? ", "… ", '." ', ".", ",",
-    "e\u0301", "n\u0303\u0323", "\u0915\u094d\u0937", "\u0924\u094d\u0930\u093f", "\u0928\u092e\u0938\u094d\u0924\u0947",
-    "\u0939\u0948\u0964", "\u0964 ", "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466",
-    "\U0001F1EE\U0001F1F3", "\U0001F3F3\ufe0f\u200d\U0001F308", "\u65e5\u672c\u8a9e", "\u3002", "3.14", "\u00a0",
+    "e\u0301", "n\u0303\u0323", "\u0915\u094d\u0937", "\u0924\u094d\u0930\u093f",
+    "\u0928\u092e\u0938\u094d\u0924\u0947", "\u0939\u0948\u0964", "\u0964 ",
+    "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466", "\U0001F1EE\U0001F1F3",
+    "\U0001F3F3\ufe0f\u200d\U0001F308", "\u65e5\u672c\u8a9e", "\u3002", "3.14", "\u00a0",
 ]
 
 
@@ -179,7 +183,8 @@ def test_a_danda_ends_a_sentence_without_a_space():
 
 
 def test_one_3000_character_word_is_cut_at_grapheme_boundaries():
-    for word in ("a" * 3000, "e\u0301" * 1500, "\u0915\u094d\u0937" * 1000, "\U0001F468\u200d\U0001F469\u200d\U0001F467" * 600):
+    for word in ("a" * 3000, "e\u0301" * 1500, "\u0915\u094d\u0937" * 1000,
+                 "\U0001F468\u200d\U0001F469\u200d\U0001F467" * 600):
         pieces = split_text(word)
         _check_pieces(word, pieces, 500, 2500)
         assert len(pieces) >= 6 and not any(piece.endswith(("\u094d", "\u200d")) for piece in pieces)
@@ -212,10 +217,12 @@ def _frame(kind: str, **data) -> str:
 
 
 def test_audio_final_and_other_frames():
-    audio = _frame("audio", content_type="audio/mp3", audio=base64.b64encode(b"\xff\xf3mp3").decode(), request_id="r")
+    audio = _frame("audio", content_type="audio/mp3", audio=base64.b64encode(b"\xff\xf3mp3").decode(),
+                   request_id="r")
     assert parse_frame(audio) == AudioChunk(b"\xff\xf3mp3", None)
     assert parse_frame(audio.encode()) == AudioChunk(b"\xff\xf3mp3", None)
-    assert parse_frame(_frame("event", event_type="final", message="done", timestamp="2025-01-01T00:00:00Z")) == Final()
+    assert parse_frame(_frame("event", event_type="final", message="done",
+                              timestamp="2025-01-01T00:00:00Z")) == Final()
     assert parse_frame(_frame("event", event_type="started")) is None
     assert parse_frame(json.dumps({"type": "pong"})) is None
 
@@ -273,7 +280,8 @@ def test_error_messages_say_what_to_do():
 
 def test_closes_and_handshakes():
     assert classify_close(1008, "Invalid API subscription key").kind is ErrorKind.AUTH
-    assert classify_close(1008, "No message for 60 seconds: closing the idle connection").kind is ErrorKind.TRANSIENT
+    assert (classify_close(1008, "No message for 60 seconds: closing the idle connection").kind
+            is ErrorKind.TRANSIENT)
     assert classify_close(1009, "").kind is ErrorKind.PROTOCOL
     assert classify_close(1011, "internal error").kind is ErrorKind.TRANSIENT
     assert classify_close(None, "").kind is ErrorKind.TRANSIENT

@@ -1,0 +1,39 @@
+"""A book planned: its chosen chapters cut into segments, each with the key
+its audio is cached under. What a run would send, or find."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from narrator.book.cache import SegmentCache
+from narrator.errors import DocumentError
+from narrator.model import Book, Segment
+from narrator.text.segments import plan
+from narrator.text.select import select_chapters
+
+
+@dataclass(frozen=True)
+class PlannedBook:
+    book: Book
+    segments: list[Segment]
+    keys: list[str]
+
+    @property
+    def characters(self) -> int:
+        return sum(len(s.text) for s in self.segments)
+
+    def unfinished(self, cache: SegmentCache) -> list[Segment]:
+        """The segments the cache has no whole entry for (sizes checked, not digests)."""
+        return [s for s in self.segments if cache.get(self.keys[s.index], verify=False) is None]
+
+
+def plan_book(book: Book, *, chapters: str | None, speak_titles: bool,
+              key: Callable[[str], str]) -> PlannedBook:
+    """The chapters chosen (`chapters` as --chapters gives it, else the prose)
+    cut into segments, each keyed by `key(text)`."""
+    book = select_chapters(book, chapters)
+    segments = plan(book, speak_titles=speak_titles)
+    if not segments:
+        raise DocumentError(f"{book.title}: the chapters chosen hold nothing to speak")
+    return PlannedBook(book, segments, [key(s.text) for s in segments])
