@@ -14,11 +14,9 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
-# A sentence ends with . ! ? or an ellipsis, possibly inside closing quotes
-# or brackets: `end.` `"end."` `(end!)`.
-_CLOSERS = "\"'\u201d\u2019\u00bb\u203a)]}"
-_SENTENCE_END = re.compile(rf"[.!?\u2026][{re.escape(_CLOSERS)}]*$")
-_CLAUSE_END = re.compile(rf"[,;:\u2014\u2013][{re.escape(_CLOSERS)}]*$")
+from narrator.text.sentences import CLOSERS, ENDS_SENTENCE
+
+_CLAUSE_END = re.compile(rf"[,;:\u2014\u2013][{re.escape(CLOSERS)}]*$")
 
 # Break strengths: a better place to end a cue, or to split its two lines.
 NO_BREAK, CLAUSE, SENTENCE = 0, 1, 2
@@ -29,7 +27,7 @@ _T = TypeVar("_T")
 def break_strength(text: str) -> int:
     # A glued unit reads as one word: "close. ”" ends a sentence like "close.”".
     text = text.replace(" ", "")
-    if _SENTENCE_END.search(text):
+    if ENDS_SENTENCE.search(text):
         return SENTENCE
     if _CLAUSE_END.search(text):
         return CLAUSE

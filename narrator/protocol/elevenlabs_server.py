@@ -24,8 +24,8 @@ from narrator.protocol.elevenlabs import (
     TEXT_NORMALIZATION,
     VOICE_SETTING_RANGES,
 )
+from narrator.text.sentences import SENTENCE_END
 
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 _SPACE = re.compile(r"\s+")
 _SENTENCE_REACH = 120  # how far past the schedule's size a sentence end is waited for
 
@@ -150,7 +150,7 @@ class StreamInput:
         size = self._schedule[min(pieces, len(self._schedule) - 1)]
         if len(buffer) < size:
             return None
-        sentence = _SENTENCE_END.search(buffer, size - 1)
+        sentence = SENTENCE_END.search(buffer, size - 1)
         if sentence and sentence.end() <= size + _SENTENCE_REACH:
             return sentence.end()
         space = _SPACE.search(buffer, size - 1)

@@ -19,6 +19,7 @@ from narrator import problems
 from narrator.errors import ErrorKind, ServiceError
 from narrator.protocol import frames
 from narrator.protocol.events import AudioChunk, Dialect, Event, Final
+from narrator.text.sentences import SENTENCE_END
 
 DEFAULT_ENDPOINT = "wss://api.sarvam.ai"
 MODELS = ("bulbul:v2", "bulbul:v3", "bulbul:v4-flash")
@@ -119,9 +120,6 @@ FLUSH = json.dumps({"type": "flush"})
 
 _GRAPHEME = regex.compile(r"\X")
 _LEADING_SPACE = regex.compile(r"\s*")
-# A sentence ends at . ! ? … before whitespace, or at a danda or CJK full
-# stop, which often have no space after them; closing quotes stay with it.
-_SENTENCE_END = regex.compile(r"""[.!?…]["'”’»)\]]*\s+|[।॥。！？]["'”’»)\]]*\s*""")
 
 
 def split_text(text: str, target: int = TEXT_TARGET, limit: int = TEXT_LIMIT) -> list[str]:
@@ -162,7 +160,7 @@ def last_sentence_end(text: str, target: int) -> int | None:
 
 
 def _sentence_ends(text: str, target: int) -> list[int]:
-    return [match.end() for match in _SENTENCE_END.finditer(text, 0, target)]
+    return [match.end() for match in SENTENCE_END.finditer(text, 0, target)]
 
 
 def _last(candidates: Iterable[int], cuts: set[int]) -> int | None:
