@@ -352,7 +352,7 @@ def _numbers(param, text: str | None) -> tuple[int, ...] | None:
               help="Pretend: over --capacity, wait, or refuse with too_many_concurrent_requests as plans do.")
 @click.option("--faults", help="Misbehave on purpose, e.g. drop=0.1,close1011=0.05,http429=0.2,stall=0.05,"
                                "garbage=0.05,nullalign=0.2,quota=20000,seed=7 "
-                               "(see the README for every kind).")
+                               "(docs/server.md lists every kind).")
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False),
               help="Serve wss:// with this certificate (PEM).")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False),

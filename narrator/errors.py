@@ -11,7 +11,7 @@ import enum
 
 
 class ExitCode(enum.IntEnum):
-    """Documented process exit codes (see README, "Exit codes")."""
+    """Documented process exit codes (docs/providers.md, "Exit codes")."""
 
     OK = 0
     USAGE = 2  # click's own code for bad options

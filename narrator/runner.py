@@ -65,14 +65,6 @@ class BookResult:
     m4b: Path | None = None
 
     @property
-    def srt(self) -> Path | None:
-        return self.captions.get("srt")
-
-    @property
-    def vtt(self) -> Path | None:
-        return self.captions.get("vtt")
-
-    @property
     def waste(self) -> float:
         """Characters sent over characters in the book: 1.0 is nothing sent twice."""
         return self.characters_sent / self.book_characters if self.book_characters else 0.0

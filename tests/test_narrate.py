@@ -50,7 +50,7 @@ def test_clean_run_writes_a_whole_book(clean):
     assert result.retries == 0 and stats.connections == 3
     decoded = miniaudio.decode(result.mp3.read_bytes(), nchannels=1)
     assert abs(decoded.duration - result.audio_seconds) < 0.1 and decoded.duration > 60
-    assert srt_words(result.srt) == spoken_words(BOOK)
+    assert srt_words(result.captions["srt"]) == spoken_words(BOOK)
     tag = ID3(result.mp3)
     assert tag["TIT2"].text == ["Generated"] and tag["TPE1"].text == ["Test Author"]
     # One tag at the front, then audio frames only: no tag, Info frame or stray byte inside.
@@ -63,8 +63,8 @@ def test_clean_run_writes_a_whole_book(clean):
 
 def test_vtt_matches_srt(clean):
     result, _ = clean
-    srt = result.srt.read_text()
-    vtt = result.vtt.read_text()
+    srt = result.captions["srt"].read_text()
+    vtt = result.captions["vtt"].read_text()
     assert vtt.startswith("WEBVTT\n\n")
     srt_times = re.findall(r"(\d\d:\d\d:\d\d),(\d{3}) --> (\d\d:\d\d:\d\d),(\d{3})", srt)
     vtt_times = re.findall(r"(\d\d:\d\d:\d\d)\.(\d{3}) --> (\d\d:\d\d:\d\d)\.(\d{3})", vtt)
@@ -85,7 +85,7 @@ def test_faults_are_survived_with_every_word_once(clean, tmp_path, key_env, faul
     assert sum(stats.faults.values()) > 0, "the fault was never injected"
     ending = sum(n for name, n in stats.faults.items() if name not in SHAPING_FAULTS)
     assert result.retries >= ending - 1
-    assert srt_words(result.srt) == spoken_words(BOOK)
+    assert srt_words(result.captions["srt"]) == spoken_words(BOOK)
     # Waste is bounded by the retries: each resends one segment, never more.
     longest = max(len(s.text) for s in plan(BOOK, speak_titles=True))
     # Each request also carries the space the protocol ends a text with.

@@ -69,7 +69,7 @@ def test_speed_is_heard_in_the_book(fast_and_slow):
     (fast, _), (slow, _) = fast_and_slow
     # Speech at 1.2 is two thirds as long as at 0.8; pauses and padding scale less.
     assert seconds(fast) < 0.85 * seconds(slow)
-    assert srt_words(fast.srt) == srt_words(slow.srt) == spoken_words(BOOK)
+    assert srt_words(fast.captions["srt"]) == srt_words(slow.captions["srt"]) == spoken_words(BOOK)
 
 
 def test_query_options_arrive_and_are_accepted(fast_and_slow):

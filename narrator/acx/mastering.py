@@ -65,7 +65,7 @@ def chapter_gain_db(levels: Levels, target_db: float = TARGET_RMS_DB, padding_se
     return min(gain, max_gain_db)
 
 
-# Limiter parameters (the README states them).
+# Limiter parameters (docs/audiobooks.md states them).
 HOLD_MS = 5.0  # gain reduction spans +-5 ms around each peak: one voice period,
 # so the gain does not wobble at the pitch of a loud vowel
 ATTACK_DB_PER_MS = 1.0  # ahead of a peak the gain falls at most 1 dB per ms...

@@ -5,7 +5,7 @@ ten-hour book is measured in bounded memory. `judge` turns its numbers and
 the MP3 stream's facts into one `RuleResult` per rule; `judge_book` adds the
 rule that spans files. Pure: numpy arrays and numbers in, results out.
 
-Definitions (the README states them):
+Definitions (docs/audiobooks.md states them):
 - RMS: over every sample of the file, all channels together, in dBFS
   (a full-scale sine is -3 dB, a full-scale square 0 dB).
 - Peak: the largest absolute sample value (sample peak, not true peak).

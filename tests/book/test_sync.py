@@ -66,7 +66,7 @@ def test_paragraph_cues_start_where_speech_starts_with_no_drift(tmp_path):
     onsets = speech_onsets(result.mp3.read_bytes())
     flags, word = paragraph_starts(book), 0
     errors = []
-    for start, words in cue_starts(result.srt.read_text()):
+    for start, words in cue_starts(result.captions["srt"].read_text()):
         if flags[word] and start > 0:
             nearest = onsets[np.argmin(np.abs(onsets - start))]
             errors.append((start, nearest - start))
@@ -101,7 +101,7 @@ def test_without_timings_each_paragraph_starts_where_its_audio_starts(tmp_path, 
     assert result.estimated_chapters == [c.title for c in book.chapters]
     onsets = speech_onsets(result.mp3.read_bytes())
     flags, word, errors = paragraph_starts(book), 0, []
-    for start, words in cue_starts(result.srt.read_text()):
+    for start, words in cue_starts(result.captions["srt"].read_text()):
         if flags[word] and start > 0:
             errors.append(onsets[np.argmin(np.abs(onsets - start))] - start)
         word += len(words)

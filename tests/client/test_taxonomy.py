@@ -83,7 +83,7 @@ def test_audio_without_alignment_never_spills_into_the_next_segment(tmp_path, ke
     result, served = run(narrate(tmp_path / "out", faults="nullalign=1.0", profile=CloudProfile(speed=8.0),
                                  stall_timeout=6.0))
     assert served.faults["nullalign"] > 0 and result.estimated_chapters
-    assert srt_words(result.srt) == spoken_words(BOOK) and same_audio(result, clean_seconds)
+    assert srt_words(result.captions["srt"]) == spoken_words(BOOK) and same_audio(result, clean_seconds)
 
 
 def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tmp_path, key_env,
@@ -98,7 +98,7 @@ def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tm
     assert kept > 0 and not (out / "book.mp3").exists()
 
     result, served = run(narrate(out))
-    assert srt_words(result.srt) == spoken_words(BOOK) and same_audio(result, clean_seconds)
+    assert srt_words(result.captions["srt"]) == spoken_words(BOOK) and same_audio(result, clean_seconds)
     assert result.reused_segments == kept
     assert result.characters_sent < result.book_characters, "finished segments were not sent again"
 
@@ -106,7 +106,7 @@ def test_quota_stops_keeps_finished_work_and_the_next_run_sends_only_the_rest(tm
 def test_rate_limit_backs_off_lowers_concurrency_and_finishes(tmp_path, key_env):
     result, served = run(narrate(tmp_path / "out", faults="busy=0.25,http429=0.3,seed=3", concurrency=6))
     assert served.faults["busy"] > 0 and served.faults["http429"] > 0
-    assert srt_words(result.srt) == spoken_words(BOOK)
+    assert srt_words(result.captions["srt"]) == spoken_words(BOOK)
     assert "settled at" in result.concurrency and "lowest" in result.concurrency
 
 
@@ -114,7 +114,7 @@ def test_rate_limit_over_a_plans_capacity_settles_below_it(tmp_path, key_env):
     profile = CloudProfile(capacity=2, refuse=True, speed=40.0)
     result, served = run(narrate(tmp_path / "out", concurrency=6, profile=profile))
     assert served.refused > 0, "the client asked for more than the plan allows"
-    assert srt_words(result.srt) == spoken_words(BOOK)
+    assert srt_words(result.captions["srt"]) == spoken_words(BOOK)
     lowest = int(re.search(r"lowest (\d+)", result.concurrency).group(1))
     assert lowest <= 3, f"halved from 6 at least once: {result.concurrency}"
 
@@ -130,5 +130,5 @@ def test_protocol_errors_fail_their_segment_alone_after_one_retry(tmp_path, key_
     assert kept, "the segments that did not fail are kept"
 
     result, _ = run(narrate(out))
-    assert srt_words(result.srt) == spoken_words(BOOK) and result.reused_segments == kept
+    assert srt_words(result.captions["srt"]) == spoken_words(BOOK) and result.reused_segments == kept
     assert same_audio(result, clean_seconds)
