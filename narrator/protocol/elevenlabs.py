@@ -191,41 +191,6 @@ KEEPALIVE = json.dumps({"text": " "})
 END_OF_INPUT = json.dumps({"text": ""})
 
 
-class ElevenLabsDialect(Dialect):
-    """`stream-input` for one voice and its settings."""
-
-    name = "elevenlabs"
-    domain = "elevenlabs.io"
-    keepalive = KEEPALIVE
-    end_of_input = END_OF_INPUT
-
-    def __init__(self, endpoint: str, settings: StreamSettings, api_key: str | None):
-        super().__init__(stream_url(endpoint, settings), auth_headers(api_key), (init_message(settings),))
-        self.keepalive_every = settings.inactivity_timeout / 2
-
-    def segment_messages(self, text: str) -> list[str]:
-        return [text_message(text, flush=True)]
-
-    def sent_characters(self, text: str) -> int:
-        return len(json.loads(text_message(text, flush=True))["text"])
-
-    def finals(self, text: str) -> int:
-        return 0  # a flush has no end marker: the alignment covering the text ends a segment
-
-    def parse_frame(self, raw: str | bytes) -> Event:
-        return parse_frame(raw)
-
-    def classify_close(self, code: int | None, reason: str) -> ServiceError:
-        return classify_close(code, reason)
-
-    def classify_handshake(self, status: int) -> ServiceError:
-        return classify_handshake(status)
-
-
-def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> ElevenLabsDialect:
-    return ElevenLabsDialect(endpoint, settings, api_key)
-
-
 def parse_frame(raw: str | bytes) -> Event:
     """One server frame: an audio chunk, the final message, or None for a frame
     with neither (alignment-only keep-alives). Errors are raised, classified."""
@@ -271,17 +236,39 @@ ERRORS = frames.ErrorTable(
 )
 
 
-def classify_error(code: str, message: str) -> ServiceError:
+def classify_error(code: object, message: str) -> ServiceError:
     """The service's error code and words as an error kind. Its codes are
     names (`invalid_api_key`), so they are read with the words. What is not
     recognised (an inactivity close, "something went wrong") is retried."""
-    return ERRORS.error(ERRORS.kind(None, f"{code} {message}"), message or code or "no message")
+    name = str(code or "")
+    return ERRORS.error(ERRORS.kind(None, f"{name} {message}"), message or name or "no message")
 
 
-def classify_close(code: int | None, reason: str) -> ServiceError:
-    return frames.close_error(code, reason, lambda said: classify_error("", said))
+class ElevenLabsDialect(Dialect):
+    """`stream-input` for one voice and its settings."""
+
+    name = "elevenlabs"
+    domain = "elevenlabs.io"
+    keepalive = KEEPALIVE
+    end_of_input = END_OF_INPUT
+    parse_frame = staticmethod(parse_frame)
+    classify_error = staticmethod(classify_error)
+    key_name = "ELEVENLABS_API_KEY"
+    settings_hint = "--endpoint, --voice and --model"
+
+    def __init__(self, endpoint: str, settings: StreamSettings, api_key: str | None):
+        super().__init__(stream_url(endpoint, settings), auth_headers(api_key), (init_message(settings),))
+        self.keepalive_every = settings.inactivity_timeout / 2
+
+    def segment_messages(self, text: str) -> list[str]:
+        return [text_message(text, flush=True)]
+
+    def sent_characters(self, text: str) -> int:
+        return len(json.loads(text_message(text, flush=True))["text"])
+
+    def finals(self, text: str) -> int:
+        return 0  # a flush has no end marker: the alignment covering the text ends a segment
 
 
-def classify_handshake(status: int) -> ServiceError:
-    return frames.handshake_error(status, key_name="ELEVENLABS_API_KEY",
-                                  settings_hint="--endpoint, --voice and --model")
+def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> ElevenLabsDialect:
+    return ElevenLabsDialect(endpoint, settings, api_key)

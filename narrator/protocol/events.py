@@ -16,6 +16,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from narrator.errors import ServiceError
+from narrator.protocol import frames
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class Dialect(abc.ABC):
     # Asks the service to finish what it has, send its final message and close;
     # None where every flush brings a completion event and nothing else is needed.
     end_of_input: ClassVar[str | None] = None
+    # What a refused handshake tells the user to check.
+    key_name: ClassVar[str]
+    settings_hint: ClassVar[str]
 
     def __init__(self, url: str, headers: dict[str, str], opening: tuple[str, ...]):
         self.url = url
@@ -82,17 +86,26 @@ class Dialect(abc.ABC):
         flush), or 0 when the service has none and alignment covering the
         text ends a segment."""
 
+    # A frame's meaning and an error's kind are the codec's pure functions, taken as they are.
+    @staticmethod
     @abc.abstractmethod
-    def parse_frame(self, raw: str | bytes) -> Event:
+    def parse_frame(raw: str | bytes) -> Event:
         """One received frame as an event; an error frame raises a classified ServiceError."""
 
+    @staticmethod
     @abc.abstractmethod
-    def classify_close(self, code: int | None, reason: str) -> ServiceError:
-        """The error a connection closed early (with this code and reason) means."""
+    def classify_error(code: object, message: str) -> ServiceError:
+        """The error the service's code (None: no code) and words mean."""
 
-    @abc.abstractmethod
-    def classify_handshake(self, status: int) -> ServiceError:
+    @classmethod
+    def classify_close(cls, code: int | None, reason: str) -> ServiceError:
+        """The error a connection closed early (with this code and reason) means."""
+        return frames.close_error(code, reason, lambda said: cls.classify_error(None, said))
+
+    @classmethod
+    def classify_handshake(cls, status: int) -> ServiceError:
         """The error an HTTP status refusing the WebSocket handshake means."""
+        return frames.handshake_error(status, key_name=cls.key_name, settings_hint=cls.settings_hint)
 
     def segment_key(self, text: str) -> str:
         """What decides a segment's sound: who makes it (the service, whatever

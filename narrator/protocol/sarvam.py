@@ -207,41 +207,6 @@ def sent_characters(text: str) -> int:
     return sum(len(piece) for paragraph in paragraphs(text) for piece in split_text(paragraph))
 
 
-class SarvamDialect(Dialect):
-    """Sarvam's streaming text-to-speech for one speaker and its settings."""
-
-    name = "sarvam"
-    domain = "sarvam.ai"
-    keepalive = PING
-    keepalive_every = KEEPALIVE_EVERY
-
-    def __init__(self, endpoint: str, settings: SarvamSettings, api_key: str | None):
-        validate(settings)
-        super().__init__(stream_url(endpoint, settings), auth_headers(api_key), (config_message(settings),))
-
-    def segment_messages(self, text: str) -> list[str]:
-        return segment_messages(text)
-
-    def sent_characters(self, text: str) -> int:
-        return sent_characters(text)
-
-    def finals(self, text: str) -> int:
-        return len(paragraphs(text))  # the URL asks for a completion event after every flush
-
-    def parse_frame(self, raw: str | bytes) -> Event:
-        return parse_frame(raw)
-
-    def classify_close(self, code: int | None, reason: str) -> ServiceError:
-        return classify_close(code, reason)
-
-    def classify_handshake(self, status: int) -> ServiceError:
-        return classify_handshake(status)
-
-
-def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> SarvamDialect:
-    return SarvamDialect(endpoint, settings, api_key)
-
-
 def parse_frame(raw: str | bytes) -> Event:
     """One server frame: audio, the completion event, or None for anything
     else well-formed. An error frame is raised, classified."""
@@ -295,10 +260,31 @@ def _status(code: object) -> int | None:
     return int(code) if isinstance(code, str) and code.isdigit() else None
 
 
-def classify_close(code: int | None, reason: str) -> ServiceError:
-    return frames.close_error(code, reason, lambda said: classify_error(None, said))
+class SarvamDialect(Dialect):
+    """Sarvam's streaming text-to-speech for one speaker and its settings."""
+
+    name = "sarvam"
+    domain = "sarvam.ai"
+    keepalive = PING
+    keepalive_every = KEEPALIVE_EVERY
+    parse_frame = staticmethod(parse_frame)
+    classify_error = staticmethod(classify_error)
+    key_name = "SARVAM_API_KEY"
+    settings_hint = "the endpoint and the model"
+
+    def __init__(self, endpoint: str, settings: SarvamSettings, api_key: str | None):
+        validate(settings)
+        super().__init__(stream_url(endpoint, settings), auth_headers(api_key), (config_message(settings),))
+
+    def segment_messages(self, text: str) -> list[str]:
+        return segment_messages(text)
+
+    def sent_characters(self, text: str) -> int:
+        return sent_characters(text)
+
+    def finals(self, text: str) -> int:
+        return len(paragraphs(text))  # the URL asks for a completion event after every flush
 
 
-def classify_handshake(status: int) -> ServiceError:
-    return frames.handshake_error(status, key_name="SARVAM_API_KEY",
-                                  settings_hint="the endpoint and the model")
+def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> SarvamDialect:
+    return SarvamDialect(endpoint, settings, api_key)

@@ -141,20 +141,20 @@ def test_error_frames_are_classified(error, message, kind):
 
 
 def test_auth_and_quota_stop_while_drops_retry():
-    auth = codec.classify_close(1008, "Invalid API key")
+    auth = codec.ElevenLabsDialect.classify_close(1008, "Invalid API key")
     assert auth.kind is ErrorKind.AUTH and not is_retryable(auth) and auth.exit_code == 6
-    assert codec.classify_close(1011, "internal").kind is ErrorKind.TRANSIENT
-    assert codec.classify_close(None, "").kind is ErrorKind.TRANSIENT
-    assert codec.classify_close(1009, "").kind is ErrorKind.PROTOCOL
-    assert (codec.classify_close(1008, "Have not received a new text input within the timeout").kind
-            is ErrorKind.TRANSIENT)
+    assert codec.ElevenLabsDialect.classify_close(1011, "internal").kind is ErrorKind.TRANSIENT
+    assert codec.ElevenLabsDialect.classify_close(None, "").kind is ErrorKind.TRANSIENT
+    assert codec.ElevenLabsDialect.classify_close(1009, "").kind is ErrorKind.PROTOCOL
+    idle = "Have not received a new text input within the timeout"
+    assert codec.ElevenLabsDialect.classify_close(1008, idle).kind is ErrorKind.TRANSIENT
 
 
 @pytest.mark.parametrize("status, kind", [(401, ErrorKind.AUTH), (403, ErrorKind.AUTH),
                                           (429, ErrorKind.RATE_LIMIT), (503, ErrorKind.TRANSIENT),
                                           (404, ErrorKind.INPUT)])
 def test_handshake_statuses(status, kind):
-    assert codec.classify_handshake(status).kind is kind
+    assert codec.ElevenLabsDialect.classify_handshake(status).kind is kind
 
 
 def voice(**values):

@@ -15,10 +15,9 @@ from narrator.errors import ConfigError, ErrorKind, ServiceError
 from narrator.protocol import sarvam
 from narrator.protocol.events import AudioChunk, Final
 from narrator.protocol.sarvam import (
+    SarvamDialect,
     SarvamSettings,
-    classify_close,
     classify_error,
-    classify_handshake,
     parse_frame,
     split_text,
 )
@@ -279,14 +278,15 @@ def test_error_messages_say_what_to_do():
 
 
 def test_closes_and_handshakes():
-    assert classify_close(1008, "Invalid API subscription key").kind is ErrorKind.AUTH
-    assert (classify_close(1008, "No message for 60 seconds: closing the idle connection").kind
+    assert SarvamDialect.classify_close(1008, "Invalid API subscription key").kind is ErrorKind.AUTH
+    assert (SarvamDialect.classify_close(1008, "No message for 60 seconds: closing the idle connection").kind
             is ErrorKind.TRANSIENT)
-    assert classify_close(1009, "").kind is ErrorKind.PROTOCOL
-    assert classify_close(1011, "internal error").kind is ErrorKind.TRANSIENT
-    assert classify_close(None, "").kind is ErrorKind.TRANSIENT
-    assert classify_handshake(401).kind is ErrorKind.AUTH and "SARVAM_API_KEY" in str(classify_handshake(401))
-    assert classify_handshake(403).kind is ErrorKind.AUTH
-    assert classify_handshake(429).kind is ErrorKind.RATE_LIMIT
-    assert classify_handshake(502).kind is ErrorKind.TRANSIENT
-    assert classify_handshake(404).kind is ErrorKind.INPUT
+    assert SarvamDialect.classify_close(1009, "").kind is ErrorKind.PROTOCOL
+    assert SarvamDialect.classify_close(1011, "internal error").kind is ErrorKind.TRANSIENT
+    assert SarvamDialect.classify_close(None, "").kind is ErrorKind.TRANSIENT
+    refused = SarvamDialect.classify_handshake(401)
+    assert refused.kind is ErrorKind.AUTH and "SARVAM_API_KEY" in str(refused)
+    assert SarvamDialect.classify_handshake(403).kind is ErrorKind.AUTH
+    assert SarvamDialect.classify_handshake(429).kind is ErrorKind.RATE_LIMIT
+    assert SarvamDialect.classify_handshake(502).kind is ErrorKind.TRANSIENT
+    assert SarvamDialect.classify_handshake(404).kind is ErrorKind.INPUT
