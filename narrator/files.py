@@ -1,9 +1,9 @@
 """Files that appear whole or not at all, whenever the process dies.
 
 One mechanism for every file narrator writes: the content goes to a
-temporary name of this writer's own beside the target (two runs finishing
-one file never write into each other), is flushed to disk, and only then
-takes the target's name. An earlier file stays until the new one is whole.
+temporary name beside the target, is flushed to disk, and only then takes
+the target's name (and that name is flushed too). An earlier file stays
+until the new one is whole.
 """
 
 from __future__ import annotations
@@ -20,33 +20,72 @@ def _always(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def written_whole(path: Path, *, replace: Callable[[Path], bool] = _always) -> Iterator[Path]:
+def written_whole(path: Path, *, private: bool = False,
+                  replace: Callable[[Path], bool] = _always) -> Iterator[Path]:
     """Yields a temporary path to write (by name: ffmpeg writes it too).
     When the block ends well it is fsynced and becomes `path`; when it does
-    not, it is removed. An existing `path` is replaced only if
-    `replace(path)` says so (the cache keeps the first whole entry)."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:16]}.", suffix=".part")
-    part = Path(name)
+    not, it is removed.
+
+    The temporary name is `NAME.part`, which the next run overwrites if a
+    kill left it behind: right for book files, whose folder has one writer
+    (its lock). `private` gives a name of this writer's own instead, for
+    files several processes may finish at once (cache entries, reports). An
+    existing `path` is replaced only if `replace(path)` says so (the cache
+    keeps the first whole entry)."""
+    part = _private_name(path) if private else path.with_name(path.name + ".part")
     try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide books, reports and manifests from other readers
-        os.close(fd)
         yield part
         with open(part, "rb+") as written:
             os.fsync(written.fileno())
-        try:
-            os.link(part, path)  # never over an existing file: that is replace()'s call
-        except FileExistsError:
-            if replace(path):
-                os.replace(part, path)
-        except OSError:  # a file system without hard links (some network and FAT ones)
-            if not path.exists() or replace(path):
-                os.replace(part, path)
+        _place(part, path, replace)
     finally:
         with contextlib.suppress(OSError):
             part.unlink(missing_ok=True)
 
 
 def atomic_write(path: Path, data: bytes, *, replace: Callable[[Path], bool] = _always) -> None:
-    """`data` at `path`, whole or not at all."""
-    with written_whole(path, replace=replace) as part:
+    """`data` at `path`, whole or not at all, under a private temporary name."""
+    with written_whole(path, private=True, replace=replace) as part:
         part.write_bytes(data)
+
+
+def _private_name(path: Path) -> Path:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:16]}.", suffix=".part")
+    try:
+        # mkstemp's 0600 would hide reports and manifests from the user's other readers: the umask decides.
+        with contextlib.suppress(OSError):  # a file system without modes (some FAT and network ones)
+            os.fchmod(fd, 0o666 & ~_UMASK)
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
+def _place(part: Path, path: Path, replace: Callable[[Path], bool]) -> None:
+    try:
+        os.link(part, path)  # never over an existing file: that is replace()'s call
+    except FileExistsError:
+        if replace(path):
+            os.replace(part, path)
+    except OSError:  # a file system without hard links (some network and FAT ones)
+        if not path.exists() or replace(path):
+            os.replace(part, path)
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """The new name itself survives a power cut."""
+    with contextlib.suppress(OSError):  # not every platform or file system opens folders
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once, at import, before any thread could race the two calls

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from narrator.text import read_document
 
 
 @dataclass
-class Usage:
+class Spent:
     """What a narration sent, found in the cache and retried, finished or
     not: a job's report counts what was paid for even when a book fails."""
 
@@ -80,8 +81,9 @@ def read_and_plan(path: Path, options: NarrateOptions) -> PlannedBook:
 def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
     """The chapters chosen (--chapters, else the prose) cut into segments.
     No connection and no key needed: a segment's key depends on neither."""
+    dialect = functools.cache(lambda: key_dialect(options))  # built once there is a segment to key
     return cut_into_segments(book, chapters=options.chapters, speak_titles=options.speak_titles,
-                             key=key_dialect(options).segment_key)
+                             key=lambda text: dialect().segment_key(text))
 
 
 def book_digest(planned: PlannedBook, options: NarrateOptions) -> str:
@@ -120,30 +122,30 @@ def check_ready(options: NarrateOptions) -> None:
 
 def narrate_planned(planned: PlannedBook, stem: str, options: NarrateOptions, *,
                     cache: SegmentCache | None = None, budget: Budget | None = None,
-                    usage: Usage | None = None, force: bool = False,
+                    spent: Spent | None = None, force: bool = False,
                     before_sending: Callable[[PlannedBook], None] | None = None) -> BookResult | None:
     """A planned book's files, or None when they are up to date. The caller
-    holds the output folder's lock; `usage` hears what was sent even when
+    holds the output folder's lock; `spent` hears what was sent even when
     this raises; `before_sending` hears the book when it is to be made."""
     if not force and is_up_to_date(planned, options, stem):
         return None
     if before_sending is not None:
         before_sending(planned)
-    started, cache, usage = time.monotonic(), cache or SegmentCache(), usage or Usage()
+    started, cache, spent = time.monotonic(), cache or SegmentCache(), spent or Spent()
     check_ready(options)
     # Segments are made in an event loop of their own; the files are written
     # outside it, so Ctrl-C while a long book is joined or mastered stops it at once.
-    stats = asyncio.run(synthesize(planned, stem, options, cache, budget or Budget(None), usage))
+    stats = asyncio.run(synthesize(planned, stem, options, cache, budget or Budget(None), spent))
     entries = BookSegments(cache, planned.keys)
     files = write_files(planned, entries, stem, options)
-    return _result(planned, entries, files, stats, usage, started)
+    return _result(planned, entries, files, stats, spent, started)
 
 
 # -- synthesize: the cache, then the pool -------------------------------------
 
 
 async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, cache: SegmentCache,
-                     budget: Budget, usage: Usage) -> PoolStats:
+                     budget: Budget, spent: Spent) -> PoolStats:
     """Every segment into the cache: found there, or made through the pool.
     A stop (a fatal service error, failed segments, the budget) raises, saying what is kept."""
     progress = Progress(stem, planned.characters, enabled=options.progress)
@@ -160,9 +162,9 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
             # Checked in full (the digest too): a damaged entry is made again now, not found at the end.
             todo = [s for s in planned.segments
                     if await asyncio.to_thread(cache.get, planned.keys[s.index]) is None]
-            usage.cached_segments = len(planned.segments) - len(todo)
-            usage.cached_characters = planned.characters - sum(len(s.text) for s in todo)
-            progress.advance(usage.cached_characters, 0.0)
+            spent.cached_segments = len(planned.segments) - len(todo)
+            spent.cached_characters = planned.characters - sum(len(s.text) for s in todo)
+            progress.advance(spent.cached_characters, 0.0)
             pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout,
                                           speed=options.speaking_speed(), budget=budget))
             try:
@@ -170,7 +172,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
             except ServiceError as error:
                 stopped = error
             finally:
-                usage.characters_sent, usage.retries = pool.stats.characters_sent, pool.stats.retries
+                spent.characters_sent, spent.retries = pool.stats.characters_sent, pool.stats.retries
     finally:
         progress.close()
     stopped = stopped or _failed_segments(pool.stats) or _over_budget(pool.stats)
@@ -246,17 +248,17 @@ def write_files(planned: PlannedBook, entries: BookSegments, stem: str,
 
 
 def _result(planned: PlannedBook, entries: BookSegments, files: assemble.BookFiles, stats: PoolStats,
-            usage: Usage, started: float) -> BookResult:
+            spent: Spent, started: float) -> BookResult:
     estimated = {s.chapter for s in planned.segments if entries.meta(s.index)["estimated"]}
     return BookResult(
         files.mp3, files.captions, len(planned.segments), files.cues, files.duration_ms / 1000,
-        characters_sent=usage.characters_sent,
-        retries=usage.retries,
+        characters_sent=spent.characters_sent,
+        retries=spent.retries,
         wall_seconds=time.monotonic() - started,
         estimated_chapters=[planned.book.chapters[i].title for i in sorted(estimated)],
         book_characters=planned.characters,
-        reused_segments=usage.cached_segments,
-        cached_characters=usage.cached_characters,
+        reused_segments=spent.cached_segments,
+        cached_characters=spent.cached_characters,
         short_segments=sorted(stats.short_segments),
         concurrency=stats.concurrency,
         chapter_files=files.chapter_paths,

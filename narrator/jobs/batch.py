@@ -29,7 +29,7 @@ from narrator.jobs import pricing
 from narrator.jobs.estimate import quota_warning
 from narrator.jobs.jobfile import Job, find_jobs, load_job
 from narrator.keys import redact
-from narrator.runner import Usage, is_up_to_date, narrate_planned, read_and_plan
+from narrator.runner import Spent, is_up_to_date, narrate_planned, read_and_plan
 
 log = logging.getLogger("narrator")
 
@@ -156,15 +156,15 @@ def _run_books(job: Job, report: JobReport, cache: SegmentCache, budget: Budget)
     unless no other book could do better (quota, key, budget)."""
     failure: NarratorError | None = None
     for document in job.inputs:
-        usage = Usage()
+        spent = Spent()
         try:
             planned = read_and_plan(document, job.options)
             result = narrate_planned(planned, document.stem, job.options, cache=cache, budget=budget,
-                                     usage=usage,
+                                     spent=spent,
                                      before_sending=_quota_check(job, cache) if job.check_quota else None)
         except NarratorError as error:
-            report.books.append(BookReport(str(document), False, usage.characters_sent,
-                                           usage.cached_characters, retries=usage.retries))
+            report.books.append(BookReport(str(document), False, spent.characters_sent,
+                                           spent.cached_characters, retries=spent.retries))
             if (_state_of(error) != FAILED
                     or (isinstance(error, ServiceError) and error.kind is ErrorKind.AUTH)):
                 raise

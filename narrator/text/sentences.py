@@ -9,8 +9,8 @@ import re
 # double danda and the CJK full stops end one even with no space after them.
 STOPS = ".!?\u2026"
 UNSPACED_STOPS = "\u0964\u0965\u3002\uff01\uff1f"
-# Closing quotes and brackets stay with the sentence they close: `end."` `(end!)`.
-CLOSERS = "\"'\u201d\u2019\u00bb\u203a)]}"
+# Closing quotes and brackets stay with the sentence they close: `end."` `(end!)` `好！」`.
+CLOSERS = "\"'\u201d\u2019\u00bb\u203a)]}\u300d\u300f\uff09\u3011\u300b\u3009"
 
 _CLOSING = f"[{re.escape(CLOSERS)}]*"
 # A sentence's end in running text, with the whitespace after it.

@@ -221,6 +221,23 @@ def test_the_report_of_a_job_over_budget_counts_what_it_sent(tmp_path):
     assert entry["billed_characters"] == entry["characters_sent"] and entry["estimated_cost_usd"] > 0
 
 
+def test_the_report_of_a_book_that_fails_after_sending_counts_what_it_sent(tmp_path):
+    """ffmpeg that runs but fails: every segment was paid for before the M4B
+    could not be made, and the report says so (it used to say 0)."""
+    ffmpeg = tmp_path / "ffmpeg"
+    ffmpeg.write_text("#!/bin/sh\necho 'no encoder here' >&2\nexit 1\n")
+    ffmpeg.chmod(0o755)
+    with served() as (url, stats):
+        path = cloud_job(tmp_path / "jobs", "m4b", url, 'format = "m4b"\n')
+        done = narrator("run", path, "--report", tmp_path / "report.json",
+                        env={**KEY_ENV, "NARRATOR_FFMPEG": str(ffmpeg)})
+    assert done.returncode == 10, done.stderr
+    report, entry = report_entry(tmp_path / "report.json")
+    assert entry["state"] == "failed" and "ffmpeg" in entry["error"]
+    assert entry["characters_sent"] == stats["characters"] > 0
+    assert entry["billed_characters"] == entry["characters_sent"]
+
+
 def test_a_budget_that_fits_segments_exactly_is_not_crossed(tmp_path):
     book = plan_book(read_document(SAMPLES / "lighthouse.md"), NarrateOptions(tmp_path, "elevenlabs"))
     budget = sum(len(s.text) + 1 for s in book.segments[:3])  # one session: the first three segments, exactly
