@@ -1,18 +1,25 @@
-"""Files that appear whole or not at all, whenever the process dies.
+"""Files that appear whole or not at all, whenever the process dies, and
+files removed only when narrator can prove it made them.
 
 One mechanism for every file narrator writes: the content goes to a
 temporary name beside the target, is flushed to disk, and only then takes
 the target's name (and that name is flushed too). An earlier file stays
 until the new one is whole.
+
+Output and cache folders get shared, synced and unpacked from archives, so
+what a file in them says (a manifest's list, a link) is never trusted to
+name what to delete: only a regular file, not a link, whose folder stays
+inside the root once every link is followed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path, PurePath
 
 
 def _always(path: Path) -> bool:
@@ -80,6 +87,48 @@ def _sync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether `path`, every link in it followed, is `root` or lies under it."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a loop of links, a folder that cannot be read
+        return False
+
+
+def name_inside(root: Path, name: object) -> Path | None:
+    """`root / name` when `name` could only mean a place inside `root`: a
+    relative path without `..` that stays inside once links are followed."""
+    if not isinstance(name, str) or not name:
+        return None
+    relative = PurePath(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        return None
+    path = root / relative
+    return path if inside(root, path) else None
+
+
+def remove_inside(root: Path, path: Path) -> bool:
+    """Delete `path` if it is a regular file (not a link) in a folder inside
+    `root`; anything else stays. Whether it was deleted."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode) or not inside(root, path.parent):
+            return False
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def remove_empty_folders(root: Path, folders: Iterable[Path]) -> None:
+    """Each folder strictly inside `root` (not a link), if it is empty: a
+    user's own files stay, and so does their folder."""
+    for folder in folders:
+        if folder.is_symlink() or not inside(root, folder) or folder.resolve() == root.resolve():
+            continue
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _read_umask() -> int:

@@ -243,7 +243,7 @@ def write_files(planned: PlannedBook, entries: BookSegments, stem: str,
         files.m4b = options.out_dir / f"{stem}.m4b"
         m4b.write_m4b(files.mp3, planned.book, files.marks, files.m4b)
     manifest.record(options.out_dir, stem, book_digest(planned, options), files.written)
-    manifest.remove_unmade(set(earlier) - set(files.written))
+    manifest.remove_unmade(options.out_dir, set(earlier) - set(files.written))
     return files
 
 

@@ -26,7 +26,7 @@ from narrator.book.cache import BookSegments
 from narrator.book.layout import ChapterAudio, Pauses
 from narrator.captions.formats import write_caption_file
 from narrator.errors import AudioError
-from narrator.files import written_whole
+from narrator.files import remove_empty_folders, remove_inside, written_whole
 from narrator.model import Book, Segment, Word
 
 
@@ -110,8 +110,10 @@ def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, o
     _join_chapters(book, files, tag_sizes)
     files.cues = _write_captions(files.captions, outputs.style, files.duration_ms,
                                  partial(book_words, entries, chapters))
-    if not outputs.chapter_files:
-        shutil.rmtree(folder, ignore_errors=True)
+    if not outputs.chapter_files:  # they were the book's scaffolding: only they go, and the folder if empty
+        for path in paths:
+            remove_inside(outputs.out_dir, path)
+        remove_empty_folders(outputs.out_dir, [folder])
         files.chapter_paths = []
     return files
 

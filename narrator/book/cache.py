@@ -30,7 +30,7 @@ from typing import BinaryIO, TypedDict, cast
 
 from narrator.book.timeline import SegmentAudio, TimedWord
 from narrator.errors import AudioError
-from narrator.files import atomic_write
+from narrator.files import atomic_write, remove_inside
 
 MAGIC = b"NARRATOR-SEGMENT 1\n"
 STRAY_AFTER_SECONDS = 3600  # a temporary file this old belongs to a writer that died
@@ -104,7 +104,7 @@ class SegmentCache:
         enough to count what is finished, not to join into a book."""
         entry, damaged = self._inspect(self._path(key), verify)
         if damaged:
-            self._path(key).unlink(missing_ok=True)
+            remove_inside(self.root, self._path(key))
         return entry
 
     def _inspect(self, path: Path, verify: bool) -> tuple[Entry | None, bool]:
@@ -136,7 +136,7 @@ class SegmentCache:
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != entry.meta["sha256"]:
-            entry.path.unlink(missing_ok=True)
+            remove_inside(self.root, entry.path)
             raise AudioError(f"a cached segment changed on disk while the book was joined "
                              f"({entry.path}): it is removed; run again to make it anew")
 
@@ -163,7 +163,7 @@ class SegmentCache:
         gone = self.usage(set(self.keys()) - keep)
         if not dry_run:
             for key in set(self.keys()) - keep:
-                self._path(key).unlink(missing_ok=True)
+                remove_inside(self.root, self._path(key))
             self._remove_strays()
         return gone
 
@@ -171,8 +171,8 @@ class SegmentCache:
         cutoff = time.time() - STRAY_AFTER_SECONDS
         for part in self._segments.glob("*/.*.part") if self._segments.is_dir() else ():
             try:
-                if part.stat().st_mtime < cutoff:
-                    part.unlink()
+                if part.lstat().st_mtime < cutoff:
+                    remove_inside(self.root, part)
             except OSError:
                 pass  # another run removed or finished it
 

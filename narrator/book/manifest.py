@@ -4,15 +4,17 @@ digests, same files: the book is up to date and nothing is made again."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from narrator.book.plan import PlannedBook
-from narrator.files import atomic_write
+from narrator.files import atomic_write, name_inside, remove_empty_folders, remove_inside
+
+log = logging.getLogger("narrator")
 
 
 def digest(planned: PlannedBook, choices: Sequence[object]) -> str:
@@ -38,22 +40,34 @@ def _read(out_dir: Path, stem: str) -> dict[str, Any]:
     return manifest if isinstance(manifest, dict) else {}
 
 
-def recorded_files(out_dir: Path, stem: str) -> list[Path]:
-    """The files the last complete run made for this book (names inside the output folder only)."""
+def recorded_files(out_dir: Path, stem: str) -> list[Path] | None:
+    """The files the last complete run made for this book, or None when the
+    manifest names anything that is not a place inside the output folder
+    (an absolute path, `..`, a link out): then it is not narrator's, and
+    none of it is trusted."""
     names = _read(out_dir, stem).get("files", [])
-    return [out_dir / name for name in names if isinstance(name, str) and ".." not in Path(name).parts]
+    if not isinstance(names, list):
+        return None
+    paths = [name_inside(out_dir, name) for name in names]
+    if None in paths:
+        log.warning("%s: the manifest names files outside %s; it is ignored and nothing it names is removed",
+                    _path(out_dir, stem), out_dir)
+        return None
+    return [path for path in paths if path is not None]
 
 
 def is_up_to_date(out_dir: Path, stem: str, made_from: str) -> bool:
     """Whether the book's files are all there and were made from exactly `made_from`."""
-    recorded = _read(out_dir, stem).get("digest")
-    return recorded == made_from and all(p.is_file() for p in recorded_files(out_dir, stem))
+    if _read(out_dir, stem).get("digest") != made_from:
+        return False
+    files = recorded_files(out_dir, stem)
+    return files is not None and all(p.is_file() for p in files)
 
 
 def forget(out_dir: Path, stem: str) -> list[Path]:
     """Drop the manifest before files are replaced, so files half replaced by
     a run that fails never pass for the old ones; gives the files it listed."""
-    earlier = recorded_files(out_dir, stem)
+    earlier = recorded_files(out_dir, stem) or []
     _path(out_dir, stem).unlink(missing_ok=True)
     return earlier
 
@@ -64,12 +78,11 @@ def record(out_dir: Path, stem: str, made_from: str, written: list[Path]) -> Non
     atomic_write(_path(out_dir, stem), json.dumps(manifest, ensure_ascii=False).encode())
 
 
-def remove_unmade(paths: Iterable[Path]) -> None:
+def remove_unmade(out_dir: Path, paths: Iterable[Path]) -> None:
     """Files an earlier run made and this one did not (a renamed chapter, a
-    caption format no longer asked for), and their folders once empty."""
+    caption format no longer asked for), and their folders once empty:
+    regular files inside the output folder only, checked again as they go."""
     paths = set(paths)
     for path in paths:
-        path.unlink(missing_ok=True)
-    for folder in {path.parent for path in paths}:
-        with contextlib.suppress(OSError):  # only when empty: a user's own files stay, and their folder
-            folder.rmdir()
+        remove_inside(out_dir, path)
+    remove_empty_folders(out_dir, {path.parent for path in paths})
