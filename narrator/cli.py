@@ -19,7 +19,7 @@ from narrator.book.cache import SegmentCache
 from narrator.captions.cues import CAPTION_STYLES
 from narrator.captions.formats import CAPTION_FORMATS
 from narrator.client.budget import Budget
-from narrator.errors import ExitCode, NarratorError
+from narrator.errors import ExitCode, LocalIOError, NarratorError, os_errors
 from narrator.jobs.batch import job_status, run_jobs
 from narrator.jobs.estimate import estimate, quota_warning
 from narrator.jobs.jobfile import find_jobs, load_job
@@ -44,18 +44,19 @@ def main() -> None:
     logging.getLogger("websockets").setLevel(logging.WARNING)  # its per-connection lines are noise here
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        click.echo("narrator: interrupted; finished segments are kept: "
+                   "run the same command again to go on", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except OSError as exc:  # one a command did not place itself: the path and the cause all the same
+        click.echo(f"narrator: error: {redact(str(LocalIOError.of(exc)))}", err=True)
+        sys.exit(ExitCode.IO)
     except NarratorError as exc:
         click.echo(f"narrator: error: {redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("narrator: interrupted; finished segments are kept: "
-                   "run the same command again to go on", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
 
 
 @click.group()
@@ -370,20 +371,22 @@ def serve(host, port, api_key, ttfb_ms, speed, capacity, over_capacity, faults, 
     context = None
     if certfile:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(certfile, keyfile)
+        with os_errors(f"could not load the certificate {certfile} and its key {keyfile or certfile}"):
+            context.load_cert_chain(certfile, keyfile)
     server = EmbeddedServer(host, port, api_key=api_key,
                             profile=CloudProfile(ttfb_ms, speed, capacity, over_capacity == "refuse"),
                             faults=parse_faults(faults), ssl=context)
-    asyncio.run(_serve_until_stopped(server))
+    asyncio.run(_serve_until_stopped(server, f"{host}:{port}"))
     click.echo(server.stats.line())
 
 
-async def _serve_until_stopped(server: EmbeddedServer) -> None:
+async def _serve_until_stopped(server: EmbeddedServer, where: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
+    with os_errors(f"could not listen on {where}"):
+        await server.start()
     click.echo(f"listening on {server.url}", err=True)
     await stop.wait()
     await server.close()

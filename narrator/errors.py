@@ -7,7 +7,10 @@ nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import errno
+from collections.abc import Iterator
 
 
 class ExitCode(enum.IntEnum):
@@ -25,6 +28,7 @@ class ExitCode(enum.IntEnum):
     JOBS_FAILED = 10  # `narrator run`: some jobs failed, the others are done
     BUDGET = 11  # stopped before crossing --max-characters or a job's budget
     CHECK_FAILED = 12  # `narrator check`: some file breaks an ACX rule
+    IO = 13  # the machine's own files, folders or ports: full disk, permissions, a port in use
     INTERRUPTED = 130
 
 
@@ -48,6 +52,46 @@ class AudioError(NarratorError):
     """Audio that cannot be parsed or assembled."""
 
     exit_code = ExitCode.AUDIO
+
+
+class LocalIOError(NarratorError):
+    """The operating system refused a file, folder or port: one line naming
+    the path and the cause, and what to do."""
+
+    exit_code = ExitCode.IO
+
+    @classmethod
+    def of(cls, error: OSError, doing: str = "") -> LocalIOError:
+        cause = (error.strerror or str(error) or type(error).__name__).rstrip(".")
+        where = str(error.filename) if error.filename is not None else ""
+        if error.filename2 is not None:
+            where += f" -> {error.filename2}"
+        what = ": ".join(part for part in (doing, where) if part)
+        advice = _OS_ADVICE.get(error.errno or 0, "")
+        return cls(f"{what}: {cause}{advice}" if what else f"{cause}{advice}")
+
+
+_KEPT = "; finished segments are kept in the cache"
+_OS_ADVICE = {
+    errno.ENOSPC: f"{_KEPT}: free some space, then run the same command again",
+    errno.EDQUOT: f"{_KEPT}: free some space, then run the same command again",
+    errno.EFBIG: f" (a file-size limit){_KEPT}: raise the limit (ulimit -f), then run the same command again",
+    errno.EACCES: ": check the permissions of that path",
+    errno.EPERM: ": check the permissions of that path",
+    errno.EROFS: ": the file system is read-only; choose another output folder",
+    errno.ENOTDIR: ": a file stands where a folder should be; choose another output folder",
+    errno.EISDIR: ": a folder stands where a file should be",
+    errno.EADDRINUSE: ": another program listens there; choose another --port (0 picks a free one)",
+}
+
+
+@contextlib.contextmanager
+def os_errors(doing: str = "") -> Iterator[None]:
+    """Operating-system failures inside the block leave as one-line LocalIOErrors."""
+    try:
+        yield
+    except OSError as error:
+        raise LocalIOError.of(error, doing) from error
 
 
 class LockedError(NarratorError):

@@ -27,7 +27,7 @@ from narrator.book.plan import plan_book as cut_into_segments
 from narrator.book.timeline import segment_audio
 from narrator.client.budget import Budget
 from narrator.client.pool import PoolConfig, PoolStats, SessionPool
-from narrator.errors import BudgetError, NarratorError, ServiceError
+from narrator.errors import BudgetError, NarratorError, ServiceError, os_errors
 from narrator.model import Book, Segment
 from narrator.progress import Progress
 from narrator.protocol.events import AudioChunk, Dialect, Final
@@ -108,7 +108,7 @@ def narrate_file(path: Path, options: NarrateOptions, *, cache: SegmentCache | N
     planned = read_and_plan(path, options)
     check_ready(options)
     # Locked after reading: a bad document makes no folder.
-    with FolderLock(options.out_dir, command="narrator narrate"):
+    with os_errors(), FolderLock(options.out_dir, command="narrator narrate"):
         return narrate_planned(planned, path.stem, options, cache=cache, budget=budget, force=force)
 
 
@@ -133,11 +133,12 @@ def narrate_planned(planned: PlannedBook, stem: str, options: NarrateOptions, *,
         before_sending(planned)
     started, cache, spent = time.monotonic(), cache or SegmentCache(), spent or Spent()
     check_ready(options)
-    # Segments are made in an event loop of their own; the files are written
-    # outside it, so Ctrl-C while a long book is joined or mastered stops it at once.
-    stats = asyncio.run(synthesize(planned, stem, options, cache, budget or Budget(None), spent))
-    entries = BookSegments(cache, planned.keys)
-    files = write_files(planned, entries, stem, options)
+    with os_errors():  # a full disk, a file-size limit, a folder that is a file: one line, work kept
+        # Segments are made in an event loop of their own; the files are written
+        # outside it, so Ctrl-C while a long book is joined or mastered stops it at once.
+        stats = asyncio.run(synthesize(planned, stem, options, cache, budget or Budget(None), spent))
+        entries = BookSegments(cache, planned.keys)
+        files = write_files(planned, entries, stem, options)
     return _result(planned, entries, files, stats, spent, started)
 
 

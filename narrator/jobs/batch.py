@@ -23,7 +23,16 @@ from narrator.book.cache import SegmentCache
 from narrator.book.lock import FolderLock
 from narrator.book.plan import PlannedBook
 from narrator.client.budget import Budget
-from narrator.errors import BudgetError, ErrorKind, ExitCode, LockedError, NarratorError, ServiceError
+from narrator.errors import (
+    BudgetError,
+    ErrorKind,
+    ExitCode,
+    LocalIOError,
+    LockedError,
+    NarratorError,
+    ServiceError,
+    os_errors,
+)
 from narrator.files import atomic_write
 from narrator.jobs import pricing
 from narrator.jobs.estimate import quota_warning
@@ -135,7 +144,7 @@ def _run_job(path: Path, cache: SegmentCache, run_budget: Budget, prices: dict, 
     try:
         # An unknown plan fails before, not after.
         pricing.estimate_price(job.options.provider, job.plan, 0, prices)
-        with FolderLock(job.output, command=f"narrator run {path}"):
+        with os_errors(), FolderLock(job.output, command=f"narrator run {path}"):
             _run_books(job, report, cache, Budget(job.budget, parent=run_budget))
     except NarratorError as error:
         report.state, report.error = _state_of(error), redact(str(error))
@@ -205,10 +214,14 @@ def _quota_check(job: Job, cache: SegmentCache) -> Callable[[PlannedBook], None]
 
 
 def _record(job: Job, report: JobReport) -> None:
-    """The job's last outcome beside its output, for `status` to tell."""
-    job.output.mkdir(parents=True, exist_ok=True)
+    """The job's last outcome beside its output, for `status` to tell; an
+    output folder that cannot hold it (a file stands there, say) is logged."""
     record = {"state": report.state, "error": report.error, "at": _now()}
-    atomic_write(_record_path(job.output, job.path), json.dumps(record).encode())
+    try:
+        job.output.mkdir(parents=True, exist_ok=True)
+        atomic_write(_record_path(job.output, job.path), json.dumps(record).encode())
+    except OSError as error:
+        log.warning("%s: %s", job.path, LocalIOError.of(error, "could not record the outcome"))
 
 
 def _record_path(output: Path, job_path: Path) -> Path:
