@@ -23,7 +23,8 @@ KEY = "sk-rehearsal-key-4242"
 def served(*args):
     """`narrator serve` on a free port; yields its URL and, after it stops, its statistics."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "narrator", "serve", "--port", "0", "--api-key", KEY, *args],
+        [sys.executable, "-m", "narrator", "serve", "--port", "0", *args],
+        env={**os.environ, "NARRATOR_SERVE_API_KEY": KEY},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     stats = {}

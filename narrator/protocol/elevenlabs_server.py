@@ -91,9 +91,9 @@ def check_query(query: dict[str, str]) -> Reject | None:
 class StreamInput:
     """One connection's buffer and settings."""
 
-    def __init__(self, *, required_key: str | None = None, header_key: str | None = None) -> None:
+    def __init__(self, *, required_key: str | None = None, header_keys: tuple[str, ...] = ()) -> None:
         self._required_key = required_key
-        self._header_key = header_key
+        self._header_keys = header_keys
         self._started = False
         self._voice_settings: dict[str, object] | None = None
         self._schedule: tuple[int, ...] = DEFAULT_SCHEDULE
@@ -130,7 +130,7 @@ class StreamInput:
 
     def _start(self, message: dict[str, object]) -> Reject | None:
         self._started = True
-        if self._required_key is not None and _supplied_key(message, self._header_key) != self._required_key:
+        if not frames.key_matches(self._required_key, _supplied_keys(message, self._header_keys)):
             return Reject("invalid_api_key", "Invalid API key")
         settings = message.get("voice_settings")
         locators = message.get("pronunciation_dictionary_locators")
@@ -157,16 +157,17 @@ class StreamInput:
         return space.end() if space else None
 
 
-def _supplied_key(message: dict[str, object], header_key: str | None) -> str | None:
-    if header_key:
-        return header_key
+def _supplied_keys(message: dict[str, object], header_keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The handshake's xi-api-key values, or else the first key the first message carries."""
+    if header_keys:
+        return header_keys
     for name in ("xi_api_key", "xi-api-key"):
         if message.get(name):
-            return str(message[name])
+            return (str(message[name]),)
     authorization = message.get("authorization")
     if authorization:
-        return str(authorization).removeprefix("Bearer ").strip()
-    return None
+        return (str(authorization).removeprefix("Bearer ").strip(),)
+    return ()
 
 
 def _check_voice_settings(settings: object) -> Reject | None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -123,3 +124,12 @@ class ErrorTable:
 def preview(raw: str | bytes) -> str:
     text = raw if isinstance(raw, str) else raw[:60].decode("utf-8", "replace")
     return repr(text[:60])
+
+
+def key_matches(required: str | None, supplied: Sequence[str]) -> bool:
+    """The servers' one key check, for every path: no key required, or
+    exactly one key supplied (a second value never rescues a wrong first)
+    and equal to it, compared in constant time."""
+    if required is None:
+        return True
+    return len(supplied) == 1 and hmac.compare_digest(supplied[0].encode(), required.encode())

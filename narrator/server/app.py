@@ -24,6 +24,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from narrator.protocol.frames import key_matches
 from narrator.server import elevenlabs_conversation, sarvam_conversation
 from narrator.server.conversation import Conversations
 from narrator.server.elevenlabs_conversation import voice_in
@@ -113,13 +114,12 @@ class EmbeddedServer:
         return None
 
     def _subscription(self, connection: ServerConnection, headers: Headers) -> Response:
-        # Exactly one xi-api-key, and the right one: a second value never rescues a wrong first.
-        if self._api_key is not None and headers.get_all("xi-api-key") != [self._api_key]:
+        if not key_matches(self._api_key, headers.get_all("xi-api-key")):
             return _json_response(connection, HTTPStatus.UNAUTHORIZED, INVALID_API_KEY)
         return _json_response(connection, HTTPStatus.OK, subscription_body(self._faults, time.time()))
 
     def _sarvam_key_matches(self, headers: Headers) -> bool:
-        return self._api_key is None or self._api_key in headers.get_all("api-subscription-key")
+        return key_matches(self._api_key, headers.get_all("api-subscription-key"))
 
     async def _handle(self, connection: ServerConnection) -> None:
         self.stats.connections += 1
@@ -133,7 +133,7 @@ class EmbeddedServer:
         elif voice := voice_in(parts.path):  # the handshake let no other path through
             await elevenlabs_conversation.serve(
                 connection, voice, query, self._conversations,
-                api_key=self._api_key, header_key=request.headers.get("xi-api-key"),
+                api_key=self._api_key, header_keys=tuple(request.headers.get_all("xi-api-key")),
             )
 
 

@@ -41,10 +41,10 @@ async def serve(
     conversations: Conversations,
     *,
     api_key: str | None,
-    header_key: str | None,
+    header_keys: tuple[str, ...],
 ) -> None:
-    """Judge what the URL asks for, then converse; `header_key` is the
-    handshake's xi-api-key, which spares the first message its key."""
+    """Judge what the URL asks for, then converse; `header_keys` are the
+    handshake's xi-api-key values, which spare the first message its key."""
     try:
         output_format = query.get("output_format", "mp3_44100_128")
         parse_output_format(output_format)
@@ -60,7 +60,7 @@ async def serve(
         message = f"A voice with the voice_id {voice} was not found."
         await _reject(connection, Reject("voice_not_found", message))
         return
-    state = StreamInput(required_key=api_key, header_key=header_key)
+    state = StreamInput(required_key=api_key, header_keys=header_keys)
     stream = StreamInputStream(connection, state, voice=voice, output_format=output_format)
     reason = (f"Have not received a new text input within the timeout of {inactivity:g} seconds. "
               "Closing the connection.")

@@ -59,9 +59,14 @@ def test_wrong_key_is_rejected_with_the_documented_error():
 
 
 def test_key_in_header_first_message_or_authorization():
-    assert send(StreamInput(required_key="k", header_key="k"), text=" ") == []
+    assert send(StreamInput(required_key="k", header_keys=("k",)), text=" ") == []
     assert send(StreamInput(required_key="k"), text=" ", **{"xi-api-key": "k"}) == []
     assert send(StreamInput(required_key="k"), text=" ", authorization="Bearer k") == []
+
+
+def test_a_second_header_key_never_rescues_a_wrong_first():
+    (reject,) = send(StreamInput(required_key="k", header_keys=("wrong", "k")), text=" ")
+    assert isinstance(reject, Reject) and reject.error == "invalid_api_key"
 
 
 def test_unparsable_and_invalid_messages():

@@ -55,9 +55,10 @@ def self_signed_certificate(folder):
 def served(tmp_path):
     """`narrator serve` as a user runs it, on a free port, over TLS."""
     cert, key = self_signed_certificate(tmp_path)
+    (tmp_path / "api-key").write_text(KEY + "\n")
     process = subprocess.Popen(
-        [sys.executable, "-m", "narrator", "serve", "--port", "0", "--api-key", KEY,
-         "--certfile", str(cert), "--keyfile", str(key)],
+        [sys.executable, "-m", "narrator", "serve", "--port", "0",
+         "--api-key-file", str(tmp_path / "api-key"), "--certfile", str(cert), "--keyfile", str(key)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     line = process.stderr.readline()
