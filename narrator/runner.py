@@ -83,7 +83,8 @@ def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
     No connection and no key needed: a segment's key depends on neither."""
     dialect = functools.cache(lambda: key_dialect(options))  # built once there is a segment to key
     return cut_into_segments(book, chapters=options.chapters, speak_titles=options.speak_titles,
-                             key=lambda text: dialect().segment_key(text))
+                             key=lambda text: dialect().segment_key(text),
+                             sent=lambda text: dialect().sent_characters(text))
 
 
 def book_digest(planned: PlannedBook, options: NarrateOptions) -> str:
@@ -155,7 +156,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
         # Parsing and the fsynced write run in a thread: the other sessions keep streaming meanwhile.
         audio = await asyncio.to_thread(segment_audio, segment.paragraphs, chunks)
         await asyncio.to_thread(cache.put, planned.keys[segment.index], audio, len(segment.text))
-        progress.advance(len(segment.text), audio.duration_ms / 1000)
+        progress.advance(planned.sent[segment.index], audio.duration_ms / 1000)
 
     stopped: NarratorError | None = None
     try:
@@ -164,7 +165,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
             todo = [s for s in planned.segments
                     if await asyncio.to_thread(cache.get, planned.keys[s.index]) is None]
             spent.cached_segments = len(planned.segments) - len(todo)
-            spent.cached_characters = planned.characters - sum(len(s.text) for s in todo)
+            spent.cached_characters = planned.characters - planned.characters_of(todo)
             progress.advance(spent.cached_characters, 0.0)
             pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout,
                                           speed=options.speaking_speed(), budget=budget))
@@ -214,7 +215,7 @@ def _keeping_work(error: NarratorError, planned: PlannedBook, cache: SegmentCach
         return error
     message = (
         f"{error}; {len(planned.segments) - len(left)} of {len(planned.segments)} segments "
-        f"are finished and kept in the cache ({sum(len(s.text) for s in left):,} characters remain): "
+        f"are finished and kept in the cache ({planned.characters_of(left):,} characters remain): "
         "run the same command again to narrate only the rest"
     )
     if isinstance(error, ServiceError):

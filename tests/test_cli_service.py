@@ -12,6 +12,8 @@ import subprocess
 import sys
 
 from narrator.book.cache import SegmentCache
+from narrator.runner import plan_book
+from narrator.settings import NarrateOptions
 from narrator.text import read_document
 from tests.helpers import SAMPLES, spoken_words, srt_words
 from tests.test_cli import narrator
@@ -126,3 +128,14 @@ def test_endpoints_that_cannot_be_used_are_one_line_exit_3(tmp_path):
                     "-o", tmp_path / "out")
     assert done.returncode == 3 and "--provider elevenlabs or sarvam" in done.stderr
     assert not (tmp_path / "out").exists(), "nothing is made before the settings are known good"
+
+
+def test_a_refused_handshake_spends_no_budget(tmp_path):
+    """A budget of exactly the book's characters is enough however often the
+    service refuses a connection: only text that goes on the wire counts."""
+    options = NarrateOptions(tmp_path, provider="elevenlabs")
+    characters = plan_book(read_document(SAMPLES / "lighthouse.md"), options).characters
+    with served("--faults", "http429=0.6,seed=3") as (url, stats):
+        done = narrate(url, tmp_path / "out", "--max-characters", str(characters))
+    assert done.returncode == 0, done.stderr
+    assert stats["faults"].get("http429", 0) > 0 and stats["characters"] == characters

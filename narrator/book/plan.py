@@ -18,22 +18,29 @@ class PlannedBook:
     book: Book
     segments: list[Segment]
     keys: list[str]
+    # Characters each segment's messages carry on the wire: what the service
+    # bills, and so the one count budgets, reports, estimates and quota checks use.
+    sent: list[int]
 
     @property
     def characters(self) -> int:
-        return sum(len(s.text) for s in self.segments)
+        return sum(self.sent)
+
+    def characters_of(self, segments: list[Segment]) -> int:
+        return sum(self.sent[s.index] for s in segments)
 
     def unfinished(self, cache: SegmentCache) -> list[Segment]:
         """The segments the cache has no whole entry for (sizes checked, not digests)."""
         return [s for s in self.segments if cache.get(self.keys[s.index], verify=False) is None]
 
 
-def plan_book(book: Book, *, chapters: str | None, speak_titles: bool,
-              key: Callable[[str], str]) -> PlannedBook:
+def plan_book(book: Book, *, chapters: str | None, speak_titles: bool, key: Callable[[str], str],
+              sent: Callable[[str], int]) -> PlannedBook:
     """The chapters chosen (`chapters` as --chapters gives it, else the prose)
-    cut into segments, each keyed by `key(text)`."""
+    cut into segments, each keyed by `key(text)`, carrying `sent(text)`
+    characters on the wire."""
     book = select_chapters(book, chapters)
     segments = plan(book, speak_titles=speak_titles)
     if not segments:
         raise DocumentError(f"{book.title}: the chapters chosen hold nothing to speak")
-    return PlannedBook(book, segments, [key(s.text) for s in segments])
+    return PlannedBook(book, segments, [key(s.text) for s in segments], [sent(s.text) for s in segments])

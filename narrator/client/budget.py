@@ -1,7 +1,8 @@
 """Character budgets: how much a run may send before it stops.
 
-A budget is taken from before every request, retries included, since the
-service bills each one. Once a request does not fit, the budget closes:
+A budget is asked before every request, and spent as its text goes on the
+wire, retries included, since the service bills each one; a connection the
+service refuses spends nothing. Once a request does not fit, the budget closes:
 nothing more is sent, not even a smaller segment, so a run stops at one
 clear place and the next run starts from there.
 """
@@ -18,15 +19,20 @@ class Budget:
     spent: int = 0
     closed: bool = False
 
-    def take(self, characters: int) -> bool:
-        """Spend `characters` if they fit here and in every enclosing budget;
-        the budget that refuses closes (a job's alone, or the whole run's)."""
-        chain = list(self._chain())
-        for budget in chain:
+    def fits(self, characters: int) -> bool:
+        """Whether `characters` fit here and in every enclosing budget; the
+        budget that refuses closes (a job's alone, or the whole run's)."""
+        for budget in self._chain():
             if budget.closed or (budget.limit is not None and budget.spent + characters > budget.limit):
                 budget.closed = True
                 return False
-        for budget in chain:
+        return True
+
+    def take(self, characters: int) -> bool:
+        """Spend `characters`, as they go on the wire, if they fit."""
+        if not self.fits(characters):
+            return False
+        for budget in self._chain():
             budget.spent += characters
         return True
 

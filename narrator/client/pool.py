@@ -147,16 +147,24 @@ class SessionPool:
             with attempt:
                 async with self._slot():
                     characters = self._config.dialect.sent_characters(segment.text)
-                    if not self._config.budget.take(characters):
-                        raise BudgetError(f"segment {segment.index + 1} would cross the character budget")
+                    over = BudgetError(f"segment {segment.index + 1} would cross the character budget")
+                    if not self._config.budget.fits(characters):
+                        raise over
                     try:
                         if session is not None and not session.usable:
                             session.abort()  # closed, or late audio of its last segment may still come
                             session = None
                         if session is None:
                             session = await self._open()
+                        # Spent as it goes on the wire: a refused handshake costs nothing.
+                        if not self._config.budget.take(characters):
+                            raise over  # another session took what was left meanwhile
                         self.stats.characters_sent += characters
                         chunks = await session.synthesize(segment.text)
+                    except BudgetError:
+                        if session is not None:
+                            await session.close()
+                        raise
                     except ServiceError as error:
                         failures.append(error.kind)
                         self._on_failure(error)

@@ -203,7 +203,7 @@ def _quota_check(job: Job, cache: SegmentCache) -> Callable[[PlannedBook], None]
     """Warns, before a book is made, when what it would send does not fit the remaining quota."""
 
     def warn(planned: PlannedBook) -> None:
-        to_send = sum(len(s.text) for s in planned.unfinished(cache))
+        to_send = planned.characters_of(planned.unfinished(cache))
         billed = pricing.billed_characters(job.options.provider, job.options.service_settings().model,
                                            to_send)
         warning = quota_warning(job.options, billed)

@@ -39,7 +39,7 @@ class Estimate:
 
 def estimate(name: str, planned: PlannedBook, options: NarrateOptions, cache: SegmentCache,
              plan: str | None, prices: dict) -> Estimate:
-    cached = planned.characters - sum(len(s.text) for s in planned.unfinished(cache))
+    cached = planned.characters - planned.characters_of(planned.unfinished(cache))
     model = options.service_settings().model
     billed = pricing.billed_characters(options.provider, model, planned.characters - cached)
     plan_used, usd = pricing.estimate_price(options.provider, plan, billed, prices)

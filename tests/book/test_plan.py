@@ -1,0 +1,29 @@
+"""A planned book counts characters as the wire carries them: one count for
+budgets, reports, estimates and quota checks."""
+
+from __future__ import annotations
+
+from narrator.protocol import elevenlabs, sarvam
+from narrator.runner import plan_book
+from narrator.settings import NarrateOptions
+from tests.helpers import generated_book
+
+BOOK = generated_book(40, chapters=2, seed=9)
+
+
+def test_elevenlabs_counts_the_space_that_ends_each_segments_message(tmp_path):
+    planned = plan_book(BOOK, NarrateOptions(tmp_path, provider="elevenlabs"))
+    dialect = elevenlabs.ElevenLabsDialect("wss://api.elevenlabs.io", elevenlabs.StreamSettings(), None)
+    assert planned.sent == [dialect.sent_characters(s.text) for s in planned.segments]
+    assert planned.sent == [len(s.text) + 1 for s in planned.segments]
+    assert planned.characters == sum(planned.sent)
+    assert planned.characters_of(planned.segments[:2]) == planned.sent[0] + planned.sent[1]
+
+
+def test_sarvam_counts_the_pieces_its_messages_carry(tmp_path):
+    planned = plan_book(BOOK, NarrateOptions(tmp_path, provider="sarvam"))
+    pieces = [sum(len(piece) for paragraph in sarvam.paragraphs(s.text)
+                  for piece in sarvam.split_text(paragraph)) for s in planned.segments]
+    assert planned.sent == pieces
+    # The paragraph breaks between a segment's paragraphs are not sent.
+    assert planned.characters < sum(len(s.text) for s in planned.segments)
