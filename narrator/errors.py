@@ -11,6 +11,7 @@ import contextlib
 import enum
 import errno
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 
 class ExitCode(enum.IntEnum):
@@ -106,6 +107,17 @@ class BudgetError(NarratorError):
     exit_code = ExitCode.BUDGET
 
 
+class RetryCapError(NarratorError):
+    """Sending a failed segment again would cross what retries may cost
+    (--max-retry-characters): the run stops there, its finished work kept."""
+
+    exit_code = ExitCode.SERVICE
+
+    def __init__(self, last: ServiceError):
+        super().__init__(str(last))
+        self.last = last
+
+
 class ErrorKind(enum.Enum):
     AUTH = "auth"
     QUOTA = "quota"
@@ -149,12 +161,42 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, ServiceError) and error.retryable
 
 
-def should_retry(error: BaseException, failures: list[ErrorKind], attempts: int) -> bool:
-    """The single retry decision for one segment, given the kinds of its
-    failures so far (this one included) and the attempt budget."""
-    if not is_retryable(error) or len(failures) >= attempts:
+@dataclass(frozen=True)
+class Failure:
+    """One failed attempt at a segment: its kind, and whether the segment's
+    text had gone on the wire, so the service may bill it. A refused
+    handshake or a rate-limit refusal costs nothing; a drop, a close, a
+    stall or a garbled frame after the text was sent may."""
+
+    kind: ErrorKind
+    billed: bool
+
+
+# By default a segment is given up after this many failures that may have been
+# billed: one the service fails the same way every time must not cost the book twice.
+BILLED_ATTEMPTS = 3
+# Failures that cost nothing are retried, with backoff, for this many stall
+# timeouts (two minutes at the default 30 s): a service refusing work longer is down.
+UNBILLED_RETRY_STALLS = 4
+
+
+def should_retry(error: BaseException, failures: list[Failure], waited: float, *,
+                 billed_attempts: int = BILLED_ATTEMPTS, unbilled_seconds: float = 120.0) -> bool:
+    """The single retry decision for one segment, given its failures so far
+    (this one included), the seconds since its first failure, how many
+    billed failures it may have and how long unbilled ones may go on."""
+    if not is_retryable(error):
         return False
-    return failures.count(ErrorKind.PROTOCOL) < PROTOCOL_ATTEMPTS
+    if sum(f.kind is ErrorKind.PROTOCOL for f in failures) >= PROTOCOL_ATTEMPTS:
+        return False
+    if sum(f.billed for f in failures) >= billed_attempts:
+        return False
+    return failures[-1].billed or waited < unbilled_seconds
+
+
+def is_billed(kind: ErrorKind, sent: bool) -> bool:
+    """Whether a failure may cost characters: the text was sent, and the service did not refuse the work."""
+    return sent and kind is not ErrorKind.RATE_LIMIT
 
 
 def is_fatal(error: BaseException) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from narrator.progress import Progress
 from narrator.protocol.events import AudioChunk, Dialect, Final
 from narrator.settings import LOCAL_HOST, NarrateOptions, key_dialect, service_dialect, service_key
 from narrator.text import read_document
+
+DEFAULT_RETRY_SHARE = 0.25  # of the book's characters: what retries may cost, unless an option says
 
 
 @dataclass
@@ -168,7 +171,9 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
             spent.cached_characters = planned.characters - planned.characters_of(todo)
             progress.advance(spent.cached_characters, 0.0)
             pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout,
-                                          speed=options.speaking_speed(), budget=budget))
+                                          speed=options.speaking_speed(), budget=budget,
+                                          retry_budget=Budget(retry_cap(planned, options)),
+                                          billed_attempts=options.segment_tries))
             try:
                 await pool.run(todo, on_done)
             except ServiceError as error:
@@ -177,7 +182,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
                 spent.characters_sent, spent.retries = pool.stats.characters_sent, pool.stats.retries
     finally:
         progress.close()
-    stopped = stopped or _failed_segments(pool.stats) or _over_budget(pool.stats)
+    stopped = stopped or _failed_segments(planned, pool.stats, options) or _over_budget(pool.stats)
     if stopped is not None:
         raise _keeping_work(stopped, planned, cache)
     return pool.stats
@@ -196,12 +201,30 @@ async def _connect(options: NarrateOptions) -> AsyncIterator[Dialect]:
         yield service_dialect(options, url=server.url)
 
 
-def _failed_segments(stats: PoolStats) -> ServiceError | None:
+def retry_cap(planned: PlannedBook, options: NarrateOptions) -> int:
+    """What sending failed segments again may cost: --max-retry-characters, else a quarter of the book."""
+    if options.max_retry_characters is not None:
+        return options.max_retry_characters
+    return math.ceil(planned.characters * DEFAULT_RETRY_SHARE)
+
+
+def _failed_segments(planned: PlannedBook, stats: PoolStats, options: NarrateOptions) -> ServiceError | None:
+    """The segments given up, the first named by its chapter and first words,
+    and what they cost; or the retry budget that stopped the run."""
     if not stats.failed:
         return None
-    first_segment, first_error = min(stats.failed, key=lambda f: f[0].index)
+    segment, error = min(stats.failed, key=lambda f: f[0].index)
+    chapter = planned.book.chapters[segment.chapter].title
+    words = " ".join(segment.text.split()[:6])
     others = f" and {len(stats.failed) - 1} more" if len(stats.failed) > 1 else ""
-    return ServiceError(first_error.kind, f"segment {first_segment.index + 1}{others} failed: {first_error}")
+    cost = sum(stats.sent_for[s.index] for s, _ in stats.failed)
+    named = (f"segment {segment.index + 1} (chapter {chapter!r}, \"{words}...\"){others} failed: {error}; "
+             f"sending {'it' if not others else 'them'} cost {cost:,} characters")
+    if stats.retries_capped:
+        cap = retry_cap(planned, options)
+        named = (f"stopped: sending failed segments again would cost more than {cap:,} characters "
+                 f"(--max-retry-characters; a quarter of the book unless set); {named}")
+    return ServiceError(error.kind, named)
 
 
 def _over_budget(stats: PoolStats) -> BudgetError | None:

@@ -13,7 +13,7 @@ from narrator import problems
 from narrator.book.layout import Pauses
 from narrator.captions.cues import CAPTION_STYLES
 from narrator.captions.formats import CAPTION_FORMATS
-from narrator.errors import ConfigError, ErrorKind, ServiceError
+from narrator.errors import BILLED_ATTEMPTS, ConfigError, ErrorKind, ServiceError
 from narrator.keys import api_key
 from narrator.protocol import elevenlabs as codec
 from narrator.protocol import sarvam
@@ -45,6 +45,8 @@ class NarrateOptions:
     chapter_files: bool = True
     pauses: Pauses = Pauses()
     acx: bool = False  # master the audio to pass ACX's checks
+    max_retry_characters: int | None = None  # what retries may cost; None: a quarter of the book
+    segment_tries: int = BILLED_ATTEMPTS  # sends that may be billed before a segment is given up
     m4b: bool = False  # also an M4B audiobook, through ffmpeg
     region: str | None = None  # a name in codec.REGIONS, instead of endpoint
     # Everything else sent to the service (language, seed, voice settings, schedule...).
@@ -60,6 +62,9 @@ class NarrateOptions:
         self._check_provider_options()
         problems.raise_first([
             problems.range_problem("concurrency", self.concurrency, (1, 64), whole=True),
+            problems.range_problem("max-retry-characters", self.max_retry_characters, (0, 10**12), whole=True,
+                                   optional=True),
+            problems.range_problem("segment-tries", self.segment_tries, (1, 20), whole=True),
             problems.range_problem("timeout", self.stall_timeout, (1, 600), unit=" seconds"),
             problems.choice_problem("caption-style", self.caption_style, CAPTION_STYLES),
             *self._pause_problems(),
@@ -137,6 +142,7 @@ TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = ("a text", "a whole number", "a numbe
 SETTINGS = {
     "provider": TEXT, "voice": TEXT, "model": TEXT, "endpoint": TEXT, "region": TEXT,
     "concurrency": WHOLE, "format": TEXT, "titles": FLAG, "timeout": NUMBER, "captions": TEXTS,
+    "max_retry_characters": WHOLE, "segment_tries": WHOLE,
     # The book files
     "chapters": TEXT, "caption_style": TEXT, "chapter_files": FLAG, "lead_in": NUMBER,
     "chapter_pause": NUMBER, "paragraph_pause": NUMBER, "acx": FLAG,
@@ -204,6 +210,8 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         pauses=Pauses(given.get("lead_in", Pauses.lead_in), given.get("chapter_pause", Pauses.chapter),
                       given.get("paragraph_pause")),
         acx=given.get("acx", False),
+        max_retry_characters=given.get("max_retry_characters"),
+        segment_tries=given.get("segment_tries", BILLED_ATTEMPTS),
         m4b=m4b,
         stream=StreamSettings(
             voice_settings=VoiceSettings(*(given.get(name) for name in _VOICE_FIELDS)),

@@ -42,6 +42,12 @@ _SETTINGS_OPTIONS = [
                  help="ElevenLabs' output_format (default mp3_44100_128), or m4b: also an M4B audiobook "
                       "with chapters and cover (needs ffmpeg)."),
     click.option("--titles/--no-titles", default=True, help="Speak chapter titles (default: yes)."),
+    click.option("--max-retry-characters", type=int,
+                 help="What sending failed segments again may cost, in characters, before the run stops "
+                      "with finished work kept (default: a quarter of the book)."),
+    click.option("--segment-tries", type=int,
+                 help="Sends of a segment that the service may bill before it is given up and the rest of "
+                      "the book goes on (default 3; refused connections do not count)."),
     click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
                  help="Seconds without a message before a stream counts as stalled and is retried."),
     click.option("--captions", type=click.Choice(CAPTION_FORMATS), multiple=True,

@@ -7,15 +7,21 @@ jitter; whether to try again is decided by `errors.should_retry`, and what a
 failure ends by `errors.is_fatal`, nowhere else:
 
 - auth, quota and input errors stop the run at once;
-- a segment that keeps failing with protocol errors fails alone, and the
-  others go on;
-- transient and rate-limit failures that outlast the attempts stop the run;
+- failures that cost nothing (a refused handshake, a rate-limit refusal)
+  are retried for up to four stall timeouts (two minutes by default), then
+  stop the run: the service is not taking work;
+- failures after the text was sent, which the service may bill, give the
+  segment up after three (protocol errors after two): it fails alone, and
+  the others go on;
+- sending a segment again after such a failure spends from the retry
+  budget; once a retry does not fit, the workers stop (`stats.retries_capped`);
 - rate-limit signals halve how many sessions may generate at once (AIMD),
   and a round of successes adds one back.
 
 Audio that looks truncated is requested once more, then kept and reported.
-Every request is taken from the budget first; once one does not fit, each
-worker stops after the segment it is on, and `stats.over_budget` says so.
+The budget is asked before every request and spent as its text goes on the
+wire; once one does not fit, each worker stops after the segment it is on,
+and `stats.over_budget` says so.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -33,7 +40,18 @@ from narrator.client.aimd import Aimd
 from narrator.client.budget import Budget
 from narrator.client.session import Session
 from narrator.client.short_audio import shortfall
-from narrator.errors import BudgetError, ErrorKind, ServiceError, is_fatal, should_retry
+from narrator.errors import (
+    BILLED_ATTEMPTS,
+    UNBILLED_RETRY_STALLS,
+    BudgetError,
+    ErrorKind,
+    Failure,
+    RetryCapError,
+    ServiceError,
+    is_billed,
+    is_fatal,
+    should_retry,
+)
 from narrator.model import Segment
 from narrator.protocol.events import AudioChunk, Dialect, Final
 
@@ -45,10 +63,12 @@ class PoolConfig:
     dialect: Dialect
     concurrency: int = 4
     stall_timeout: float = 30.0
-    attempts: int = 10
     backoff_max: float = 20.0
     speed: float = 1.0  # the speaking speed asked for: the short-audio check allows for it
     budget: Budget = field(default_factory=lambda: Budget(None))
+    # What sending segments again after billed failures may cost, in all.
+    retry_budget: Budget = field(default_factory=lambda: Budget(None))
+    billed_attempts: int = BILLED_ATTEMPTS  # tries that may be billed before a segment is given up
 
 
 OnDone = Callable[[Segment, list[AudioChunk | Final]], Awaitable[None]]
@@ -63,6 +83,9 @@ class PoolStats:
     short_segments: list[int] = field(default_factory=list)
     failed: list[tuple[Segment, ServiceError]] = field(default_factory=list)
     over_budget: bool = False  # stopped before a request that would cross the budget
+    retry_characters: int = 0  # sent again after a failure that may have been billed
+    retries_capped: bool = False  # stopped before a retry that would cross the retry budget
+    sent_for: Counter[int] = field(default_factory=Counter)  # characters sent per segment index
     concurrency: str = ""
 
 
@@ -95,18 +118,20 @@ class SessionPool:
     async def _worker(self, queue: asyncio.Queue, on_done: OnDone) -> None:
         session: Session | None = None
         try:
-            while not queue.empty():
+            while not queue.empty() and not self.stats.retries_capped:
                 segment = queue.get_nowait()
                 try:
                     session, chunks = await self._run_segment(session, segment)
                 except BudgetError:
                     self.stats.over_budget = True
                     return
-                except ServiceError as error:
-                    if is_fatal(error) or error.kind is not ErrorKind.PROTOCOL:
-                        raise
-                    log.warning("segment %d failed: %s", segment.index + 1, error)
-                    self.stats.failed.append((segment, error))
+                except RetryCapError as capped:
+                    self.stats.retries_capped = True
+                    self.stats.failed.append((segment, capped.last))
+                    return
+                except _GivenUp as given_up:
+                    log.warning("segment %d failed: %s", segment.index + 1, given_up.error)
+                    self.stats.failed.append((segment, given_up.error))
                     continue
                 await on_done(segment, chunks)
         finally:
@@ -134,47 +159,74 @@ class SessionPool:
         return session, chunks
 
     async def _attempts(self, session: Session | None, segment: Segment):
-        failures: list[ErrorKind] = []
+        tries = _Tries()
+        characters = self._config.dialect.sent_characters(segment.text)
         retrying = AsyncRetrying(
             retry=lambda state: state.outcome.failed and should_retry(
-                state.outcome.exception(), failures, self._config.attempts),
+                state.outcome.exception(), tries.failures, tries.waited(),
+                billed_attempts=self._config.billed_attempts,
+                unbilled_seconds=UNBILLED_RETRY_STALLS * self._config.stall_timeout),
             wait=wait_random_exponential(multiplier=0.25, max=self._config.backoff_max),
-            stop=stop_never,  # should_retry holds the budget
+            stop=stop_never,  # should_retry holds the limits
             before_sleep=self._note_retry(segment),
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                async with self._slot():
-                    characters = self._config.dialect.sent_characters(segment.text)
-                    over = BudgetError(f"segment {segment.index + 1} would cross the character budget")
-                    if not self._config.budget.fits(characters):
-                        raise over
-                    try:
-                        if session is not None and not session.usable:
-                            session.abort()  # closed, or late audio of its last segment may still come
-                            session = None
-                        if session is None:
-                            session = await self._open()
-                        # Spent as it goes on the wire: a refused handshake costs nothing.
-                        if not self._config.budget.take(characters):
-                            raise over  # another session took what was left meanwhile
-                        self.stats.characters_sent += characters
-                        chunks = await session.synthesize(segment.text)
-                    except BudgetError:
-                        if session is not None:
-                            await session.close()
-                        raise
-                    except ServiceError as error:
-                        failures.append(error.kind)
-                        self._on_failure(error)
-                        if session is not None:
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    async with self._slot():
+                        session = await self._connected(session, segment, characters, tries)
+                        try:
+                            chunks = await session.synthesize(segment.text)
+                        except ServiceError as error:
+                            tries.failed(error, sent=True)
+                            self._on_failure(error)
                             session.abort()
-                        session = None
-                        raise
-                    self._aimd.on_success()
-                    return session, chunks
+                            session = None
+                            raise
+                        self._aimd.on_success()
+                        return session, chunks
+        except ServiceError as error:
+            if tries.failures and tries.failures[-1].billed and not is_fatal(error):
+                raise _GivenUp(error) from error  # this segment's own trouble: the others go on
+            raise
         raise AssertionError("unreachable: tenacity reraises")
+
+    async def _connected(self, session: Session | None, segment: Segment, characters: int,
+                         tries: _Tries) -> Session:
+        """A session ready for the segment's text: the budgets asked first,
+        and spent only once the connection is there (a refused handshake
+        costs nothing). Sending again after a billed failure also spends
+        from the retry budget."""
+        again = tries.billed > 0
+        over = BudgetError(f"segment {segment.index + 1} would cross the character budget")
+        if not self._config.budget.fits(characters):
+            raise over
+        if again and not self._config.retry_budget.fits(characters):
+            raise RetryCapError(tries.errors[-1])
+        try:
+            if session is not None and not session.usable:
+                session.abort()  # closed, or late audio of its last segment may still come
+                session = None
+            if session is None:
+                session = await self._open()
+            if not self._config.budget.take(characters):
+                raise over  # another session took what was left meanwhile
+            if again and not self._config.retry_budget.take(characters):
+                raise RetryCapError(tries.errors[-1])
+        except (BudgetError, RetryCapError):
+            if session is not None:
+                await session.close()
+            raise
+        except ServiceError as error:
+            tries.failed(error, sent=False)
+            self._on_failure(error)
+            raise
+        self.stats.characters_sent += characters
+        self.stats.sent_for[segment.index] += characters
+        if again:
+            self.stats.retry_characters += characters
+        return session
 
     @contextlib.asynccontextmanager
     async def _slot(self):
@@ -204,3 +256,32 @@ class SessionPool:
                      state.attempt_number + 1)
 
         return note
+
+
+@dataclass
+class _Tries:
+    """One segment's failed attempts so far."""
+
+    failures: list[Failure] = field(default_factory=list)
+    errors: list[ServiceError] = field(default_factory=list)
+    first: float | None = None
+
+    def failed(self, error: ServiceError, *, sent: bool) -> None:
+        self.failures.append(Failure(error.kind, is_billed(error.kind, sent)))
+        self.errors.append(error)
+        self.first = self.first or time.monotonic()
+
+    @property
+    def billed(self) -> int:
+        return sum(f.billed for f in self.failures)
+
+    def waited(self) -> float:
+        return 0.0 if self.first is None else time.monotonic() - self.first
+
+
+class _GivenUp(Exception):
+    """A segment given up after failures that may have been billed: it fails alone."""
+
+    def __init__(self, error: ServiceError):
+        super().__init__(str(error))
+        self.error = error

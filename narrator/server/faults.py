@@ -14,6 +14,9 @@ SPEC is comma-separated `name=value` items, e.g.
   first third of the text, as services sometimes do silently).
 - `quota=N`: after N characters in all, every generation is refused with
   the service's quota error.
+- `poison=TEXT`: every request whose first generation holds TEXT is taken,
+  and then closed with 1011 before its audio is complete: a segment the
+  service fails the same way every time, whatever is retried.
 - `seed=N`: the dice. A request's fault depends only on the seed, the text
   of its first generation and how many times that text was asked for
   before, so a run is reproducible whatever order concurrent sessions reach
@@ -41,6 +44,7 @@ class FaultPlan:
     rates: dict[str, float] = field(default_factory=dict)
     seed: int = 0
     quota: int | None = None  # characters in all before every generation is refused
+    poison: str | None = None  # requests holding this text always end with close 1011
     injected: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -52,6 +56,9 @@ class FaultPlan:
         return self._pick(HANDSHAKE_FAULTS, self._random.random())
 
     def at_request(self, text: str = "") -> str | None:
+        if self.poison and self.poison in text:
+            self.injected["poison"] += 1
+            return "close1011"
         digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
         occurrence = self._seen[digest]
         self._seen[digest] += 1
@@ -82,11 +89,13 @@ class FaultPlan:
 def parse_faults(spec: str | None) -> FaultPlan:
     if not spec:
         return FaultPlan()
-    rates, seed, quota = {}, 0, None
+    rates, seed, quota, poison = {}, 0, None, None
     for item in spec.split(","):
         name, _, value = item.strip().partition("=")
         try:
-            if name == "seed":
+            if name == "poison" and value:
+                poison = value
+            elif name == "seed":
                 seed = int(value)
             elif name == "quota":
                 quota = int(value)
@@ -101,8 +110,8 @@ def parse_faults(spec: str | None) -> FaultPlan:
         except ValueError:
             raise ConfigError(
                 f"--faults: bad item {item!r}; use name=probability (0..1) with names {', '.join(KNOWN)}, "
-                "quota=CHARACTERS and seed=N"
+                "quota=CHARACTERS, poison=TEXT and seed=N"
             ) from None
     if sum(rates.get(n, 0) for n in REQUEST_FAULTS) > 1.0:
         raise ConfigError("--faults: generation fault probabilities add up to more than 1")
-    return FaultPlan(rates, seed, quota)
+    return FaultPlan(rates, seed, quota, poison)
