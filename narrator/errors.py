@@ -30,6 +30,7 @@ class ExitCode(enum.IntEnum):
     BUDGET = 11  # stopped before crossing --max-characters or a job's budget
     CHECK_FAILED = 12  # `narrator check`: some file breaks an ACX rule
     IO = 13  # the machine's own files, folders or ports: full disk, permissions, a port in use
+    STRICT = 14  # --strict: the book was made, but with warnings (short audio, estimated captions)
     INTERRUPTED = 130
 
 
@@ -93,6 +94,13 @@ def os_errors(doing: str = "") -> Iterator[None]:
         yield
     except OSError as error:
         raise LocalIOError.of(error, doing) from error
+
+
+class StrictError(NarratorError):
+    """--strict: a book made with warnings (audio still short, captions
+    estimated) counts as failed. Its files are written all the same."""
+
+    exit_code = ExitCode.STRICT
 
 
 class LockedError(NarratorError):

@@ -59,3 +59,4 @@ class Word:
     start_ms: int
     end_ms: int
     ends_paragraph: bool = False
+    estimated: bool = False  # its time was spread by characters: the service sent none

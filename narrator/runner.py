@@ -28,7 +28,7 @@ from narrator.book.plan import plan_book as cut_into_segments
 from narrator.book.timeline import segment_audio
 from narrator.client.budget import Budget
 from narrator.client.pool import PoolConfig, PoolStats, SessionPool
-from narrator.errors import BudgetError, NarratorError, ServiceError, os_errors
+from narrator.errors import BudgetError, NarratorError, ServiceError, StrictError, os_errors
 from narrator.model import Book, Segment
 from narrator.progress import Progress
 from narrator.protocol.events import AudioChunk, Dialect, Final
@@ -67,6 +67,7 @@ class BookResult:
     concurrency: str = ""
     chapter_files: list[Path] = field(default_factory=list)
     m4b: Path | None = None
+    warnings: list[str] = field(default_factory=list)  # what is not as it should be in the files
 
     @property
     def waste(self) -> float:
@@ -132,6 +133,7 @@ def narrate_planned(planned: PlannedBook, stem: str, options: NarrateOptions, *,
     holds the output folder's lock; `spent` hears what was sent even when
     this raises; `before_sending` hears the book when it is to be made."""
     if not force and is_up_to_date(planned, options, stem):
+        _strictly(options, stem, manifest.recorded_warnings(options.out_dir, stem))
         return None
     if before_sending is not None:
         before_sending(planned)
@@ -142,8 +144,10 @@ def narrate_planned(planned: PlannedBook, stem: str, options: NarrateOptions, *,
         # outside it, so Ctrl-C while a long book is joined or mastered stops it at once.
         stats = asyncio.run(synthesize(planned, stem, options, cache, budget or Budget(None), spent))
         entries = BookSegments(cache, planned.keys)
-        files = write_files(planned, entries, stem, options)
-    return _result(planned, entries, files, stats, spent, started)
+        warnings = book_warnings(planned, entries, stats)
+        files = write_files(planned, entries, stem, options, warnings)
+    _strictly(options, stem, warnings)
+    return _result(planned, entries, files, stats, spent, started, warnings)
 
 
 # -- synthesize: the cache, then the pool -------------------------------------
@@ -249,8 +253,8 @@ def _keeping_work(error: NarratorError, planned: PlannedBook, cache: SegmentCach
 # -- assemble -> manifest -----------------------------------------------------
 
 
-def write_files(planned: PlannedBook, entries: BookSegments, stem: str,
-                options: NarrateOptions) -> assemble.BookFiles:
+def write_files(planned: PlannedBook, entries: BookSegments, stem: str, options: NarrateOptions,
+                warnings: list[str]) -> assemble.BookFiles:
     """The chapter files, the whole book, captions and (if asked) the M4B, then the manifest saying so."""
     options.out_dir.mkdir(parents=True, exist_ok=True)
     earlier = manifest.forget(options.out_dir, stem)
@@ -267,20 +271,48 @@ def write_files(planned: PlannedBook, entries: BookSegments, stem: str,
     if options.m4b:
         files.m4b = options.out_dir / f"{stem}.m4b"
         m4b.write_m4b(files.mp3, planned.book, files.marks, files.m4b)
-    manifest.record(options.out_dir, stem, book_digest(planned, options), files.written)
+    manifest.record(options.out_dir, stem, book_digest(planned, options), files.written, warnings)
     manifest.remove_unmade(options.out_dir, set(earlier) - set(files.written))
     return files
 
 
+def book_warnings(planned: PlannedBook, entries: BookSegments, stats: PoolStats) -> list[str]:
+    """What is not as it should be in a book's files: audio still short after
+    a second request, captions whose times were estimated."""
+    warnings = []
+    if stats.short_segments:
+        chapters = sorted({planned.segments[i].chapter for i in stats.short_segments})
+        named = ", ".join(repr(planned.book.chapters[c].title) for c in chapters)
+        warnings.append(f"{_count(len(stats.short_segments), 'short segment')} in {named}")
+    estimated = _estimated_chapters(planned, entries)
+    if estimated:
+        warnings.append(f"captions estimated in {_count(len(estimated), 'chapter')}")
+    return warnings
+
+
+def _strictly(options: NarrateOptions, stem: str, warnings: list[str]) -> None:
+    if options.strict and warnings:
+        raise StrictError(f"{stem}: made with warnings: {'; '.join(warnings)} (--strict); "
+                          "its files are written")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def _estimated_chapters(planned: PlannedBook, entries: BookSegments) -> list[int]:
+    return sorted({s.chapter for s in planned.segments if entries.meta(s.index)["estimated"]})
+
+
 def _result(planned: PlannedBook, entries: BookSegments, files: assemble.BookFiles, stats: PoolStats,
-            spent: Spent, started: float) -> BookResult:
-    estimated = {s.chapter for s in planned.segments if entries.meta(s.index)["estimated"]}
+            spent: Spent, started: float, warnings: list[str]) -> BookResult:
+    estimated = _estimated_chapters(planned, entries)
     return BookResult(
         files.mp3, files.captions, len(planned.segments), files.cues, files.duration_ms / 1000,
         characters_sent=spent.characters_sent,
         retries=spent.retries,
         wall_seconds=time.monotonic() - started,
-        estimated_chapters=[planned.book.chapters[i].title for i in sorted(estimated)],
+        estimated_chapters=[planned.book.chapters[i].title for i in estimated],
         book_characters=planned.characters,
         reused_segments=spent.cached_segments,
         cached_characters=spent.cached_characters,
@@ -288,4 +320,5 @@ def _result(planned: PlannedBook, entries: BookSegments, files: assemble.BookFil
         concurrency=stats.concurrency,
         chapter_files=files.chapter_paths,
         m4b=files.m4b,
+        warnings=warnings,
     )

@@ -47,6 +47,7 @@ class NarrateOptions:
     acx: bool = False  # master the audio to pass ACX's checks
     max_retry_characters: int | None = None  # what retries may cost; None: a quarter of the book
     segment_tries: int = BILLED_ATTEMPTS  # sends that may be billed before a segment is given up
+    strict: bool = False  # a book made with warnings fails (exit 14)
     m4b: bool = False  # also an M4B audiobook, through ffmpeg
     region: str | None = None  # a name in codec.REGIONS, instead of endpoint
     # Everything else sent to the service (language, seed, voice settings, schedule...).
@@ -142,7 +143,7 @@ TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = ("a text", "a whole number", "a numbe
 SETTINGS = {
     "provider": TEXT, "voice": TEXT, "model": TEXT, "endpoint": TEXT, "region": TEXT,
     "concurrency": WHOLE, "format": TEXT, "titles": FLAG, "timeout": NUMBER, "captions": TEXTS,
-    "max_retry_characters": WHOLE, "segment_tries": WHOLE,
+    "max_retry_characters": WHOLE, "segment_tries": WHOLE, "strict": FLAG,
     # The book files
     "chapters": TEXT, "caption_style": TEXT, "chapter_files": FLAG, "lead_in": NUMBER,
     "chapter_pause": NUMBER, "paragraph_pause": NUMBER, "acx": FLAG,
@@ -212,6 +213,7 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         acx=given.get("acx", False),
         max_retry_characters=given.get("max_retry_characters"),
         segment_tries=given.get("segment_tries", BILLED_ATTEMPTS),
+        strict=given.get("strict", False),
         m4b=m4b,
         stream=StreamSettings(
             voice_settings=VoiceSettings(*(given.get(name) for name in _VOICE_FIELDS)),

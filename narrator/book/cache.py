@@ -65,7 +65,8 @@ class Entry:
 
     @property
     def words(self) -> list[TimedWord]:
-        return [TimedWord(*w) for w in self.meta["words"]]
+        estimated = self.meta["estimated"]
+        return [TimedWord(*w, estimated=estimated) for w in self.meta["words"]]
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,8 @@ def place_words(chapter: ChapterAudio, words_of: Callable[[int], Sequence[TimedW
         for word in cache[1]:
             if owns[0] <= word.start < owns[1]:
                 start, end = min(max(word.start, low), high), min(max(word.end, low), high)
-                yield Word(word.text, round(start + shift), round(end + shift), word.ends_paragraph)
+                yield Word(word.text, round(start + shift), round(end + shift), word.ends_paragraph,
+                           word.estimated)
 
 
 def chapter_starts(chapters: Iterable[ChapterAudio]) -> Iterator[tuple[ChapterAudio, int]]:

@@ -64,6 +64,12 @@ def is_up_to_date(out_dir: Path, stem: str, made_from: str) -> bool:
     return files is not None and all(p.is_file() for p in files)
 
 
+def recorded_warnings(out_dir: Path, stem: str) -> list[str]:
+    """The warnings the book's files were made with (short audio, estimated captions)."""
+    warnings = _read(out_dir, stem).get("warnings", [])
+    return [w for w in warnings if isinstance(w, str)] if isinstance(warnings, list) else []
+
+
 def forget(out_dir: Path, stem: str) -> list[Path]:
     """Drop the manifest before files are replaced, so files half replaced by
     a run that fails never pass for the old ones; gives the files it listed."""
@@ -72,9 +78,10 @@ def forget(out_dir: Path, stem: str) -> list[Path]:
     return earlier
 
 
-def record(out_dir: Path, stem: str, made_from: str, written: list[Path]) -> None:
+def record(out_dir: Path, stem: str, made_from: str, written: list[Path], warnings: list[str]) -> None:
+    """What the files were made from, which they are, and what was not as it should be in them."""
     names = [str(path.relative_to(out_dir)) for path in written]
-    manifest = {"digest": made_from, "files": names}
+    manifest = {"digest": made_from, "files": names, "warnings": warnings}
     atomic_write(_path(out_dir, stem), json.dumps(manifest, ensure_ascii=False).encode())
 
 

@@ -10,7 +10,7 @@ written out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from narrator.audio.mp3 import FrameReader
 from narrator.errors import AudioError
@@ -25,6 +25,7 @@ class TimedWord:
     start: float
     end: float
     ends_paragraph: bool
+    estimated: bool = False  # its segment's times were spread by characters, in whole or part
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def segment_audio(paragraphs: Sequence[str], chunks: list[AudioChunk | Final]) -
         spoken = _characters(items, sum(len(w) for w, _ in words), start)
         timed += _place(words, spoken, start, _ms(reader))
     estimated = any(isinstance(item, _Hole) for part in parts for item in part)
+    if estimated:  # marked by segment, as the cache keeps it: an estimate anywhere shifts its neighbours
+        timed = [replace(word, estimated=True) for word in timed]
     return SegmentAudio(b"".join(frames), reader.samples, reader.sample_rate, tuple(timed), estimated)
 
 

@@ -279,6 +279,8 @@ def write_json(words: Iterable[Word], out: TextIO, *, audio_end_ms: int) -> int:
             "end": seconds(word.end_ms),
             "paragraph_end": word.ends_paragraph,
         }
+        if word.estimated:  # marked only where it is so: timed words keep the same object as before
+            item["estimated"] = True
         out.write(("\n" if count == 1 else ",\n") + json.dumps(item, ensure_ascii=False))
     out.write("\n]}\n" if count else "]}\n")
     return count

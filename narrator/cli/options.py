@@ -48,6 +48,9 @@ _SETTINGS_OPTIONS = [
     click.option("--segment-tries", type=int,
                  help="Sends of a segment that the service may bill before it is given up and the rest of "
                       "the book goes on (default 3; refused connections do not count)."),
+    click.option("--strict", is_flag=True, default=None,
+                 help="A book made with warnings (audio still short after a second request, captions "
+                      "estimated) fails with exit 14; its files are written all the same."),
     click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True,
                  help="Seconds without a message before a stream counts as stalled and is retried."),
     click.option("--captions", type=click.Choice(CAPTION_FORMATS), multiple=True,

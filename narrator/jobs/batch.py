@@ -21,6 +21,7 @@ from pathlib import Path
 
 from narrator.book.cache import SegmentCache
 from narrator.book.lock import FolderLock
+from narrator.book.manifest import recorded_warnings
 from narrator.book.plan import PlannedBook
 from narrator.client.budget import Budget
 from narrator.errors import (
@@ -31,6 +32,7 @@ from narrator.errors import (
     LockedError,
     NarratorError,
     ServiceError,
+    StrictError,
     os_errors,
 )
 from narrator.files import atomic_write
@@ -43,10 +45,10 @@ from narrator.runner import Spent, is_up_to_date, narrate_planned, read_and_plan
 log = logging.getLogger("narrator")
 
 # What a job came to, and the exit code it asks for; the run exits with the first that applies.
-STOPPED_ON_QUOTA, OVER_BUDGET, FAILED, LOCKED, DONE = (
-    "stopped on quota", "over budget", "failed", "locked", "done")
+STOPPED_ON_QUOTA, OVER_BUDGET, FAILED, STRICT, LOCKED, DONE, WARNED = (
+    "stopped on quota", "over budget", "failed", "failed on warnings", "locked", "done", "done with warnings")
 EXIT_ORDER = ((STOPPED_ON_QUOTA, ExitCode.QUOTA), (OVER_BUDGET, ExitCode.BUDGET),
-              (FAILED, ExitCode.JOBS_FAILED), (LOCKED, ExitCode.LOCKED))
+              (FAILED, ExitCode.JOBS_FAILED), (STRICT, ExitCode.STRICT), (LOCKED, ExitCode.LOCKED))
 
 
 @dataclass
@@ -57,6 +59,7 @@ class BookReport:
     characters_from_cache: int = 0
     audio_seconds: float = 0.0
     retries: int = 0
+    warnings: list[str] = field(default_factory=list)  # short audio, estimated captions
 
 
 @dataclass
@@ -74,6 +77,10 @@ class JobReport:
     def name(self) -> str:
         return Path(self.job).stem
 
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{Path(book.input).name}: {w}" for book in self.books for w in book.warnings]
+
     def total(self, name: str):
         return sum(getattr(book, name) for book in self.books)
 
@@ -87,8 +94,8 @@ class JobReport:
         """The one line a log reader needs."""
         made = sum(book.made for book in self.books)
         head = f"{self.name}: {self.state}"
-        if self.error:
-            head += f" ({self.error})"
+        if self.error or self.warnings:
+            head += f" ({self.error or '; '.join(self.warnings)})"
         if not made:
             return head + ("; every book up to date, nothing sent"
                            if self.state == DONE and self.books else "")
@@ -173,18 +180,23 @@ def _run_books(job: Job, report: JobReport, cache: SegmentCache, budget: Budget)
                                      before_sending=_quota_check(job, cache) if job.check_quota else None)
         except NarratorError as error:
             report.books.append(BookReport(str(document), False, spent.characters_sent,
-                                           spent.cached_characters, retries=spent.retries))
-            if (_state_of(error) != FAILED
+                                           spent.cached_characters, retries=spent.retries,
+                                           warnings=recorded_warnings(job.output, document.stem)
+                                           if isinstance(error, StrictError) else []))
+            if (_state_of(error) not in (FAILED, STRICT)
                     or (isinstance(error, ServiceError) and error.kind is ErrorKind.AUTH)):
                 raise
             log.warning("%s: %s", document, redact(str(error)))
             failure = failure or error
             continue
         if result is None:  # up to date
-            report.books.append(BookReport(str(document), made=False))
+            report.books.append(BookReport(str(document), made=False,
+                                           warnings=recorded_warnings(job.output, document.stem)))
             continue
         report.books.append(BookReport(str(document), True, result.characters_sent, result.cached_characters,
-                                       result.audio_seconds, result.retries))
+                                       result.audio_seconds, result.retries, result.warnings))
+    if report.warnings and report.state == DONE:
+        report.state = WARNED
     if failure is not None:
         raise failure
 
@@ -196,6 +208,8 @@ def _state_of(error: NarratorError) -> str:
         return OVER_BUDGET
     if isinstance(error, LockedError):
         return LOCKED
+    if isinstance(error, StrictError):
+        return STRICT
     return FAILED
 
 
@@ -236,7 +250,8 @@ def _now() -> str:
 
 
 def job_status(path: Path, cache: SegmentCache) -> str:
-    """One line: done, pending, partial (segments finished of all), or failed (why)."""
+    """One line: done (with warnings, if any), pending, partial (segments
+    finished of all), or failed (why)."""
     try:
         job = load_job(path, progress=False)
         books = [read_and_plan(d, job.options) for d in job.inputs]
@@ -244,12 +259,16 @@ def job_status(path: Path, cache: SegmentCache) -> str:
         return f"{path.stem}: failed ({redact(str(error))})"
     stale = [(d, b) for d, b in zip(job.inputs, books) if not is_up_to_date(b, job.options, d.stem)]
     if not stale:
-        return f"{path.stem}: done ({len(books)} book{'s' if len(books) != 1 else ''} up to date)"
+        up_to_date = f"{len(books)} book{'s' if len(books) != 1 else ''} up to date"
+        warnings = [f"{d.name}: {w}" for d in job.inputs for w in recorded_warnings(job.output, d.stem)]
+        if warnings:
+            return f"{path.stem}: done with warnings: {'; '.join(warnings)} ({up_to_date})"
+        return f"{path.stem}: done ({up_to_date})"
     total = sum(len(b.segments) for _, b in stale)
     finished = total - sum(len(b.unfinished(cache)) for _, b in stale)
     counts = f"{finished} of {total} segments finished in {len(stale)} of {len(books)} books"
     last = _last_record(job.output, path)
-    if last.get("state") not in (None, DONE):
+    if last.get("state") not in (None, DONE, WARNED):
         return f"{path.stem}: {last['state']} ({last.get('error')}); {counts}"
     if finished == total:
         return f"{path.stem}: pending ({counts}: only the book files are to be made, nothing to send)"

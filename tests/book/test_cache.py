@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,9 @@ def key(name: str) -> str:
 
 
 def audio(frames: bytes = b"\xff\xfb" + bytes(range(256)) * 40, words=WORDS, estimated=False) -> SegmentAudio:
-    return SegmentAudio(frames, 1152 * 9, 44100, tuple(words), estimated)
+    # As the timeline makes them: an estimated segment's words are marked estimated.
+    marked = tuple(replace(w, estimated=estimated) for w in words)
+    return SegmentAudio(frames, 1152 * 9, 44100, marked, estimated)
 
 
 def frames_of(cache: SegmentCache, entry) -> bytes:
