@@ -40,6 +40,8 @@ def written_whole(path: Path, *, private: bool = False,
     existing `path` is replaced only if `replace(path)` says so (the cache
     keeps the first whole entry)."""
     part = _private_name(path) if private else path.with_name(path.name + ".part")
+    if not private:
+        part.unlink(missing_ok=True)  # a killed run's part, or a link planted there: never written through
     try:
         yield part
         with open(part, "rb+") as written:
@@ -93,7 +95,7 @@ def inside(root: Path, path: Path) -> bool:
     """Whether `path`, every link in it followed, is `root` or lies under it."""
     try:
         return path.resolve().is_relative_to(root.resolve())
-    except (OSError, RuntimeError):  # a loop of links, a folder that cannot be read
+    except (OSError, RuntimeError, ValueError):  # a loop of links, an unreadable folder, a NUL in a name
         return False
 
 

@@ -25,8 +25,8 @@ from narrator.book import layout
 from narrator.book.cache import BookSegments
 from narrator.book.layout import ChapterAudio, Pauses
 from narrator.captions.formats import write_caption_file
-from narrator.errors import AudioError
-from narrator.files import remove_empty_folders, remove_inside, written_whole
+from narrator.errors import AudioError, LocalIOError
+from narrator.files import inside, remove_empty_folders, remove_inside, written_whole
 from narrator.model import Book, Segment, Word
 
 
@@ -85,6 +85,9 @@ def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, o
                pauses: Pauses, render: Renderer) -> BookFiles:
     groups = layout.chapters_of(segments)
     folder = outputs.chapter_dir
+    if folder.is_symlink() or not inside(outputs.out_dir, folder):
+        raise LocalIOError(f"{folder}: a link out of {outputs.out_dir} stands where the chapter folder "
+                           "should be; remove it, then run again")
     folder.mkdir(parents=True, exist_ok=True)
     chapters: list[ChapterAudio] = []
     paths: list[Path] = []

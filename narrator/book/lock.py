@@ -18,6 +18,7 @@ writing into one network folder are not kept apart.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -26,7 +27,7 @@ import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
-from narrator.errors import LockedError
+from narrator.errors import LocalIOError, LockedError
 
 LOCK_NAME = ".narrator.lock"
 
@@ -47,7 +48,14 @@ class FolderLock:
             raise RuntimeError(f"{self.path} is already held by this FolderLock")
         self.folder.mkdir(parents=True, exist_ok=True)
         # No O_TRUNC: until we hold the lock, the record belongs to the holder.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        # No link followed: a planted link must not let the record land outside the folder.
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except OSError as error:
+            if error.errno != errno.ELOOP:
+                raise
+            raise LocalIOError(f"{self.path} is a link, not narrator's lock: "
+                               "remove it, then run again") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -6,10 +6,10 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from narrator.cli.options import given_settings, settings_options
 from narrator.client.budget import Budget
 from narrator.errors import ExitCode, NarratorError
 from narrator.keys import redact
@@ -17,11 +17,6 @@ from narrator.runner import narrate_file
 from narrator.settings import build_options
 from narrator.text import read_document
 from narrator.text.select import chapter_listing
-
-if TYPE_CHECKING:
-    pass
-
-from narrator.cli.options import given_settings, settings_options
 
 log = logging.getLogger("narrator")
 
@@ -57,7 +52,6 @@ def narrate(inputs, out_dir, max_characters, force, **settings) -> None:
         sys.exit(failures[0].exit_code)
 
 
-
 @click.command("chapters")
 @click.argument("document", type=click.Path(path_type=Path, dir_okay=False))
 def chapters_command(document) -> None:
@@ -82,7 +76,6 @@ def check_command(target, as_json) -> None:
             click.echo(line)
     if not report.passed:
         sys.exit(ExitCode.CHECK_FAILED)
-
 
 
 def _summary(result) -> str:

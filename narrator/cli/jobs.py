@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from narrator.book.cache import SegmentCache
+from narrator.cli.options import given_settings, settings_options
 from narrator.jobs.batch import job_status, run_jobs
 from narrator.jobs.estimate import estimate, quota_warning
 from narrator.jobs.jobfile import find_jobs, load_job
@@ -17,11 +17,6 @@ from narrator.jobs.pricing import load_prices
 from narrator.keys import redact
 from narrator.runner import read_and_plan
 from narrator.settings import build_options
-
-if TYPE_CHECKING:
-    pass
-
-from narrator.cli.options import given_settings, settings_options
 
 log = logging.getLogger("narrator")
 
@@ -88,7 +83,6 @@ def estimate_command(ctx, target, plan, prices, check_quota, **settings) -> None
         warning = quota_warning(options, result.billed) if quota else None
         if warning:
             click.echo(f"narrator: warning: {redact(warning)}", err=True)
-
 
 
 @click.group("cache", invoke_without_command=True)

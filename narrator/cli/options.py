@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import click
 
@@ -11,9 +10,6 @@ from narrator.captions.cues import CAPTION_STYLES
 from narrator.captions.formats import CAPTION_FORMATS
 from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION
 from narrator.settings import M4B, PROVIDERS
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("narrator")
 
@@ -110,7 +106,6 @@ _SETTINGS_OPTIONS = [
 ]
 
 
-
 def whole_numbers(param, text: str | None) -> tuple[int, ...] | None:
     # Whether it is a list of numbers is click's question (exit 2); their range is validate()'s.
     if text is None:
@@ -120,7 +115,6 @@ def whole_numbers(param, text: str | None) -> tuple[int, ...] | None:
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a comma-separated list of whole numbers",
                                  param=param) from None
-
 
 
 def given_settings(settings: dict) -> dict:

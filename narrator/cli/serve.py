@@ -80,7 +80,12 @@ def _serve_key(ctx: click.Context, given: str | None, path: Path | None) -> str 
                     "set NARRATOR_SERVE_API_KEY or give --api-key-file instead")
     if path is not None:
         with os_errors("could not read the key file"):
-            given = (path.read_text(encoding="utf-8").splitlines() or [""])[0].strip()
+            raw = path.read_bytes()
+        try:
+            given = (raw.decode("utf-8").splitlines() or [""])[0].strip()
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: the key file is not UTF-8 text; "
+                              "put the key on its first line") from None
         if not given:
             raise ConfigError(f"{path}: the key file is empty; put the key on its first line")
     if given:

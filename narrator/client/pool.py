@@ -210,10 +210,14 @@ class SessionPool:
                 session = None
             if session is None:
                 session = await self._open()
-            if not self._config.budget.take(characters):
-                raise over  # another session took what was left meanwhile
-            if again and not self._config.retry_budget.take(characters):
+            # Both asked again before either is spent: another session may have taken from them meanwhile.
+            if not self._config.budget.fits(characters):
+                raise over
+            if again and not self._config.retry_budget.fits(characters):
                 raise RetryCapError(tries.errors[-1])
+            self._config.budget.take(characters)
+            if again:
+                self._config.retry_budget.take(characters)
         except (BudgetError, RetryCapError):
             if session is not None:
                 await session.close()

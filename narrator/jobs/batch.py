@@ -187,7 +187,8 @@ def _run_books(job: Job, report: JobReport, cache: SegmentCache, budget: Budget)
                     or (isinstance(error, ServiceError) and error.kind is ErrorKind.AUTH)):
                 raise
             log.warning("%s: %s", document, redact(str(error)))
-            failure = failure or error
+            # A real failure says more than a book refused for its warnings.
+            failure = error if failure is None or isinstance(failure, StrictError) else failure
             continue
         if result is None:  # up to date
             report.books.append(BookReport(str(document), made=False,

@@ -69,11 +69,32 @@ def test_files_a_trusted_manifest_names_are_still_removed(tmp_path):
 
 def test_without_chapter_files_only_the_scaffolding_goes(tmp_path):
     out = tmp_path / "out"
-    (out / "short-note").mkdir(parents=True)
-    (out / "short-note" / "notes.txt").write_text("the user's own")
+    scaffolding = out / ".short-note.chapters"  # where the chapter files are made when none are kept
+    scaffolding.mkdir(parents=True)
+    (scaffolding / "notes.txt").write_text("the user's own")
     done = narrator("narrate", SAMPLES / "short-note.md", "-o", out, "--no-chapter-files")
     assert done.returncode == 0, done.stderr
-    assert [p.name for p in (out / "short-note").iterdir()] == ["notes.txt"]
+    assert [p.name for p in scaffolding.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("planted", [".narrator.lock", "short-note.mp3.part", "short-note"])
+def test_a_planted_link_is_never_written_through(tmp_path, planted):
+    """The lock, a part file's name, the chapter folder: a link there never
+    lets a write land outside the output folder."""
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    target = outside if planted == "short-note" else outside / "precious.txt"
+    (out / planted).symlink_to(target)
+    before = snapshot(outside)
+    done = narrator("narrate", SAMPLES / "short-note.md", "-o", out)
+    assert snapshot(outside) == before
+    assert "Traceback" not in done.stderr
+    if planted == "short-note.mp3.part":
+        assert done.returncode == 0 and (out / "short-note.mp3").is_file()
+    else:
+        assert done.returncode == 13 and "a link" in done.stderr
 
 
 def test_cache_prune_removes_nothing_through_a_link_out_of_the_cache(tmp_path, fresh_cache):
