@@ -144,10 +144,11 @@ def narrate_planned(planned: PlannedBook, stem: str, options: NarrateOptions, *,
         # outside it, so Ctrl-C while a long book is joined or mastered stops it at once.
         stats = asyncio.run(synthesize(planned, stem, options, cache, budget or Budget(None), spent))
         entries = BookSegments(cache, planned.keys)
-        warnings = book_warnings(planned, entries, stats)
+        estimated = _estimated_chapters(planned, entries)
+        warnings = book_warnings(planned, estimated, stats)
         files = write_files(planned, entries, stem, options, warnings)
     _strictly(options, stem, warnings)
-    return _result(planned, entries, files, stats, spent, started, warnings)
+    return _result(planned, estimated, files, stats, spent, started, warnings)
 
 
 # -- synthesize: the cache, then the pool -------------------------------------
@@ -276,15 +277,15 @@ def write_files(planned: PlannedBook, entries: BookSegments, stem: str, options:
     return files
 
 
-def book_warnings(planned: PlannedBook, entries: BookSegments, stats: PoolStats) -> list[str]:
+def book_warnings(planned: PlannedBook, estimated: list[int], stats: PoolStats) -> list[str]:
     """What is not as it should be in a book's files: audio still short after
-    a second request, captions whose times were estimated."""
+    a second request, captions whose times were estimated (in the chapters
+    `estimated` numbers)."""
     warnings = []
     if stats.short_segments:
         chapters = sorted({planned.segments[i].chapter for i in stats.short_segments})
         named = ", ".join(repr(planned.book.chapters[c].title) for c in chapters)
         warnings.append(f"{_count(len(stats.short_segments), 'short segment')} in {named}")
-    estimated = _estimated_chapters(planned, entries)
     if estimated:
         warnings.append(f"captions estimated in {_count(len(estimated), 'chapter')}")
     return warnings
@@ -304,9 +305,8 @@ def _estimated_chapters(planned: PlannedBook, entries: BookSegments) -> list[int
     return sorted({s.chapter for s in planned.segments if entries.meta(s.index)["estimated"]})
 
 
-def _result(planned: PlannedBook, entries: BookSegments, files: assemble.BookFiles, stats: PoolStats,
+def _result(planned: PlannedBook, estimated: list[int], files: assemble.BookFiles, stats: PoolStats,
             spent: Spent, started: float, warnings: list[str]) -> BookResult:
-    estimated = _estimated_chapters(planned, entries)
     return BookResult(
         files.mp3, files.captions, len(planned.segments), files.cues, files.duration_ms / 1000,
         characters_sent=spent.characters_sent,

@@ -45,7 +45,11 @@ def recorded_files(out_dir: Path, stem: str) -> list[Path] | None:
     manifest names anything that is not a place inside the output folder
     (an absolute path, `..`, a link out): then it is not narrator's, and
     none of it is trusted."""
-    names = _read(out_dir, stem).get("files", [])
+    return _files(out_dir, stem, _read(out_dir, stem))
+
+
+def _files(out_dir: Path, stem: str, recorded: dict[str, Any]) -> list[Path] | None:
+    names = recorded.get("files", [])
     if not isinstance(names, list):
         return None
     paths = [name_inside(out_dir, name) for name in names]
@@ -58,9 +62,10 @@ def recorded_files(out_dir: Path, stem: str) -> list[Path] | None:
 
 def is_up_to_date(out_dir: Path, stem: str, made_from: str) -> bool:
     """Whether the book's files are all there and were made from exactly `made_from`."""
-    if _read(out_dir, stem).get("digest") != made_from:
+    recorded = _read(out_dir, stem)
+    if recorded.get("digest") != made_from:
         return False
-    files = recorded_files(out_dir, stem)
+    files = _files(out_dir, stem, recorded)
     return files is not None and all(p.is_file() for p in files)
 
 

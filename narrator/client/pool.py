@@ -78,15 +78,17 @@ OnDone = Callable[[Segment, list[AudioChunk | Final]], Awaitable[None]]
 class PoolStats:
     connections: int = 0
     retries: int = 0
-    characters_sent: int = 0
     # Kept although still short after a second request.
     short_segments: list[int] = field(default_factory=list)
     failed: list[tuple[Segment, ServiceError]] = field(default_factory=list)
     over_budget: bool = False  # stopped before a request that would cross the budget
-    retry_characters: int = 0  # sent again after a failure that may have been billed
     retries_capped: bool = False  # stopped before a retry that would cross the retry budget
     sent_for: Counter[int] = field(default_factory=Counter)  # characters sent per segment index
     concurrency: str = ""
+
+    @property
+    def characters_sent(self) -> int:
+        return sum(self.sent_for.values())
 
 
 class SessionPool:
@@ -199,11 +201,7 @@ class SessionPool:
         costs nothing). Sending again after a billed failure also spends
         from the retry budget."""
         again = tries.billed > 0
-        over = BudgetError(f"segment {segment.index + 1} would cross the character budget")
-        if not self._config.budget.fits(characters):
-            raise over
-        if again and not self._config.retry_budget.fits(characters):
-            raise RetryCapError(tries.errors[-1])
+        self._within_budgets(segment, characters, tries if again else None)
         try:
             if session is not None and not session.usable:
                 session.abort()  # closed, or late audio of its last segment may still come
@@ -211,10 +209,7 @@ class SessionPool:
             if session is None:
                 session = await self._open()
             # Both asked again before either is spent: another session may have taken from them meanwhile.
-            if not self._config.budget.fits(characters):
-                raise over
-            if again and not self._config.retry_budget.fits(characters):
-                raise RetryCapError(tries.errors[-1])
+            self._within_budgets(segment, characters, tries if again else None)
             self._config.budget.take(characters)
             if again:
                 self._config.retry_budget.take(characters)
@@ -226,11 +221,15 @@ class SessionPool:
             tries.failed(error, sent=False)
             self._on_failure(error)
             raise
-        self.stats.characters_sent += characters
         self.stats.sent_for[segment.index] += characters
-        if again:
-            self.stats.retry_characters += characters
         return session
+
+    def _within_budgets(self, segment: Segment, characters: int, again: _Tries | None) -> None:
+        """The budget, and for a segment sent `again` after billed failures the retry budget too."""
+        if not self._config.budget.fits(characters):
+            raise BudgetError(f"segment {segment.index + 1} would cross the character budget")
+        if again is not None and again.last is not None and not self._config.retry_budget.fits(characters):
+            raise RetryCapError(again.last)
 
     @contextlib.asynccontextmanager
     async def _slot(self):
@@ -267,12 +266,12 @@ class _Tries:
     """One segment's failed attempts so far."""
 
     failures: list[Failure] = field(default_factory=list)
-    errors: list[ServiceError] = field(default_factory=list)
+    last: ServiceError | None = None
     first: float | None = None
 
     def failed(self, error: ServiceError, *, sent: bool) -> None:
         self.failures.append(Failure(error.kind, is_billed(error.kind, sent)))
-        self.errors.append(error)
+        self.last = error
         self.first = self.first or time.monotonic()
 
     @property
