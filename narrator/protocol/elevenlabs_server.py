@@ -3,6 +3,8 @@
 Messages in, actions out: text to generate (cut by the chunk length
 schedule), an error to send before closing 1008, or the end of input.
 `check_query` judges the connection's query parameters the same way.
+Multi-context connections (`elevenlabs_multi_server`) judge each context
+with a `StreamInput` of its own, and the URL with the same `check_query`.
 """
 
 from __future__ import annotations
@@ -52,8 +54,16 @@ class EndOfInput:
 Action = Generate | Reject | EndOfInput
 
 
-def _invalid(message: str) -> Reject:
+def invalid(message: str) -> Reject:
     return Reject("invalid_input_message", message)
+
+
+NOT_A_TEXT_MESSAGE = invalid("Invalid message: expected a JSON object with a 'text' field")
+
+
+def _boolean(name: str) -> tuple[Callable[[str], bool], str]:
+    # Some SDKs send Python's True/False: booleans are read case-insensitively.
+    return lambda v: v.lower() in ("true", "false"), f"{name} must be true or false"
 
 
 # Query parameters judged here, each with its test and the rule a failure
@@ -67,11 +77,9 @@ _QUERY_RULES: dict[str, tuple[Callable[[str], bool], str]] = {
         lambda v: v in TEXT_NORMALIZATION,
         f"apply_text_normalization must be one of {', '.join(TEXT_NORMALIZATION)}",
     ),
-    # Some SDKs send Python's True/False: booleans are read case-insensitively.
-    "enable_ssml_parsing": (
-        lambda v: v.lower() in ("true", "false"),
-        "enable_ssml_parsing must be true or false",
-    ),
+    "enable_ssml_parsing": _boolean("enable_ssml_parsing"),
+    "sync_alignment": _boolean("sync_alignment"),
+    "auto_mode": _boolean("auto_mode"),
     "language_code": (
         lambda v: LANGUAGE_CODE.match(v.lower()) is not None,
         "language_code must be an ISO 639-1 language code such as en",
@@ -84,14 +92,20 @@ def check_query(query: dict[str, str]) -> Reject | None:
     for name, (valid, rule) in _QUERY_RULES.items():
         value = query.get(name)
         if value is not None and not valid(value):
-            return _invalid(f"{rule} (got {value!r})")
+            return invalid(f"{rule} (got {value!r})")
     return None
 
 
 class StreamInput:
-    """One connection's buffer and settings."""
+    """One connection's buffer and settings (or one context's, in a
+    multi-context connection, where empty text keeps the context alive
+    instead of ending the input: `ends_on_empty=False`)."""
 
-    def __init__(self, *, required_key: str | None = None, header_keys: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, *, required_key: str | None = None, header_keys: tuple[str, ...] = (),
+        ends_on_empty: bool = True,
+    ) -> None:
+        self._ends_on_empty = ends_on_empty
         self._required_key = required_key
         self._header_keys = header_keys
         self._started = False
@@ -108,25 +122,32 @@ class StreamInput:
 
     def receive(self, raw: str | bytes) -> list[Action]:
         message = frames.json_object(raw)
-        text = None if message is None else message.get("text")
-        if message is None or not isinstance(text, str):
-            return [_invalid("Invalid message: expected a JSON object with a 'text' field")]
+        return [NOT_A_TEXT_MESSAGE] if message is None else self.receive_message(message)
+
+    def receive_message(self, message: dict[str, object]) -> list[Action]:
+        text = message.get("text")
+        if not isinstance(text, str):
+            return [NOT_A_TEXT_MESSAGE]
         if not self._started:
             rejected = self._start(message)
             if rejected:
                 return [rejected]
         elif message.get("voice_settings") not in (None, self._voice_settings):
-            return [_invalid("voice_settings field must be provided in the first message only")]
+            return [invalid("voice_settings field must be provided in the first message only")]
         schedule = _schedule(message.get("generation_config"))
         if isinstance(schedule, Reject):
             return [schedule]
         if schedule:
             self._schedule = schedule
-        if text == "":
+        if text == "" and self._ends_on_empty:
             self.ended = True
-            return [*self._take(flush=True), EndOfInput()]
+            return [*self.flush(), EndOfInput()]
         self._chunker.add(text)
-        return self._take(flush=bool(message.get("flush")))
+        return [*self._take(flush=bool(message.get("flush")))]
+
+    def flush(self) -> list[Generate]:
+        """Everything buffered, as generations."""
+        return self._take(flush=True)
 
     def _start(self, message: dict[str, object]) -> Reject | None:
         self._started = True
@@ -140,7 +161,7 @@ class StreamInput:
         self._voice_settings = settings if isinstance(settings, dict) else None  # None or a dict, as checked
         return None
 
-    def _take(self, *, flush: bool) -> list[Action]:
+    def _take(self, *, flush: bool) -> list[Generate]:
         pieces = self._chunker.take(self._cut, flush=flush)
         return [Generate(piece.text, piece.starts_stream) for piece in pieces]
 
@@ -174,15 +195,15 @@ def _check_voice_settings(settings: object) -> Reject | None:
     if settings is None:
         return None
     if not isinstance(settings, dict):
-        return _invalid("voice_settings must be an object")
+        return invalid("voice_settings must be an object")
     for name, (low, high) in VOICE_SETTING_RANGES.items():
         value = settings.get(name)
         if value is not None and not (problems.is_number(value) and low <= value <= high):
             rule = f"voice_settings.{name} must be a number between {low} and {high}"
-            return _invalid(f"{rule} (got {value!r})")
+            return invalid(f"{rule} (got {value!r})")
     boost = settings.get("use_speaker_boost")
     if boost is not None and not isinstance(boost, bool):
-        return _invalid(f"voice_settings.use_speaker_boost must be true or false (got {boost!r})")
+        return invalid(f"voice_settings.use_speaker_boost must be true or false (got {boost!r})")
     return None
 
 
@@ -192,7 +213,7 @@ def _check_locators(locators: object) -> Reject | None:
         return None
     if isinstance(locators, list) and len(locators) <= MAX_DICTIONARIES and all(map(_is_locator, locators)):
         return None
-    return _invalid(
+    return invalid(
         f"pronunciation_dictionary_locators must be a list of at most {MAX_DICTIONARIES} objects "
         "with a string pronunciation_dictionary_id and version_id"
     )
@@ -219,5 +240,5 @@ def _schedule(config: object) -> tuple[int, ...] | Reject | None:
         or not schedule
         or not all(isinstance(v, int) and low <= v <= high for v in schedule)
     ):
-        return _invalid(f"chunk_length_schedule must be a list of integers between {low} and {high}")
+        return invalid(f"chunk_length_schedule must be a list of integers between {low} and {high}")
     return tuple(schedule)

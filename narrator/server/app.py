@@ -1,14 +1,16 @@
-"""The embedded server: ElevenLabs `stream-input` and Sarvam streaming
-text-to-speech on loopback, over the embedded engine.
+"""The embedded server: ElevenLabs `stream-input` and `multi-stream-input`
+and Sarvam streaming text-to-speech on loopback, over the embedded engine.
 
 This module is the HTTP side: it starts and stops the server, refuses a
 handshake before it upgrades (the path, Sarvam's key, the `http429` fault),
 answers ElevenLabs' subscription endpoint, and hands each connection to its
-protocol's conversation (`elevenlabs_conversation`, `sarvam_conversation`).
+protocol's conversation (`elevenlabs_conversation`,
+`elevenlabs_multi_conversation`, `sarvam_conversation`).
 What both conversations share is in `conversation`, and how the server
 pretends to be a cloud service (time to first byte, generation speed,
 generations at once) in `pacing`. Protocol decisions live in
-`protocol.elevenlabs_server` and `protocol.sarvam_server` (pure).
+`protocol.elevenlabs_server`, `protocol.elevenlabs_multi_server` and
+`protocol.sarvam_server` (pure).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import time
 from http import HTTPStatus
 from ssl import SSLContext
+from types import ModuleType
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -25,9 +28,8 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from narrator.protocol.frames import key_matches
-from narrator.server import elevenlabs_conversation, sarvam_conversation
+from narrator.server import elevenlabs_conversation, elevenlabs_multi_conversation, sarvam_conversation
 from narrator.server.conversation import Conversations
-from narrator.server.elevenlabs_conversation import voice_in
 from narrator.server.faults import FaultPlan
 from narrator.server.pacing import CloudProfile, Pacer, Stats
 from narrator.server.sarvam_conversation import SARVAM_IDLE_TIMEOUT, SARVAM_PATH
@@ -102,7 +104,7 @@ class EmbeddedServer:
         # answered here, and never rolls the handshake fault (it is no handshake).
         if path == SUBSCRIPTION_PATH:
             return self._subscription(connection, request.headers)
-        if not (voice_in(path) or path == SARVAM_PATH):
+        if not (_elevenlabs(path) or path == SARVAM_PATH):
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
         # Sarvam judges its key at the handshake (the SDK reports a 401 as invalid
         # credentials); ElevenLabs takes its key in the first message too, so it waits.
@@ -130,11 +132,22 @@ class EmbeddedServer:
         if parts.path == SARVAM_PATH:
             idle = self._sarvam_idle_timeout
             await sarvam_conversation.serve(connection, query, self._conversations, idle=idle)
-        elif voice := voice_in(parts.path):  # the handshake let no other path through
-            await elevenlabs_conversation.serve(
+        elif route := _elevenlabs(parts.path):  # the handshake let no other path through
+            conversation, voice = route
+            await conversation.serve(
                 connection, voice, query, self._conversations,
                 api_key=self._api_key, header_keys=tuple(request.headers.get_all("xi-api-key")),
             )
+
+
+def _elevenlabs(path: str) -> tuple[ModuleType, str] | None:
+    """The ElevenLabs conversation a path asks for (stream-input or
+    multi-context) and the voice it names; None for any other path."""
+    for conversation in (elevenlabs_conversation, elevenlabs_multi_conversation):
+        voice = conversation.voice_in(path)
+        if voice:
+            return conversation, voice
+    return None
 
 
 def subscription_body(faults: FaultPlan, now: float) -> dict[str, object]:

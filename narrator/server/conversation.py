@@ -1,10 +1,13 @@
 """What every conversation shares, whichever protocol it speaks.
 
 A connection's messages are received while the audio they ask for is
-generated in another task, in order (`Conversations.run`); the idle clock
-waits while audio is owed. Faults are rolled per message and acted out
-here, the same for both protocols; refusals go out in the connection's
-own protocol through its `Stream`, which each protocol's module supplies.
+generated in other tasks (`Conversations.run`): each `Lane` of generations
+in order, one lane per connection (stream-input, Sarvam) or one per
+context (multi-context), lanes at once, their frames taking `Turns` on the
+wire. The idle clock waits while audio is owed. Faults are rolled per
+message and acted out here, the same for every protocol; refusals go out
+in the connection's own protocol through its `Stream`, which each
+protocol's module supplies.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-import dataclasses
+import functools
+import itertools
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
 from websockets.asyncio.server import ServerConnection
@@ -23,8 +28,9 @@ from websockets.exceptions import ConnectionClosed
 from narrator.protocol.chunking import Piece
 from narrator.protocol.elevenlabs_server import Reject
 from narrator.server.engine.render import Rendered
-from narrator.server.faults import SHAPING_FAULTS, FaultPlan
+from narrator.server.faults import ENDING_FAULTS, EVERY_GENERATION_FAULTS, NO_FAULTS, FaultPlan
 from narrator.server.pacing import Pacer
+from narrator.server.shaping import shape
 
 BUSY = Reject(
     "too_many_concurrent_requests", "Too many concurrent requests for your plan. Please try again later."
@@ -35,31 +41,96 @@ CLOSE_REASON_BYTES = 123  # all a close frame carries; a longer reason fails to 
 ActionT = TypeVar("ActionT")
 
 
-class Stream(abc.ABC, Generic[ActionT]):
-    """One connection's protocol state and the generations it still owes."""
+class Turns:
+    """Which lanes of one connection are generating now, which of them are
+    midway (sent a frame of their generation), and which sent the last
+    frame. Before its next frame, a lane midway that sent the last one lets
+    every other lane generating send one first, so the frames of
+    generations running at once (`split` makes a generation several)
+    alternate on the wire, as a service streaming them at once interleaves
+    them. A lane counts only once it holds capacity, so none waits on one
+    that is waiting for it; a generation's first frame never waits, so one
+    frame per generation goes out as it always did."""
 
-    def __init__(self, connection: ServerConnection) -> None:
+    def __init__(self) -> None:
+        self._generating: set[object] = set()
+        self._midway: set[object] = set()
+        self._last: object | None = None
+        self._changed = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def generating(self, lane: object) -> AsyncIterator[None]:
+        self._generating.add(lane)
+        try:
+            yield
+        finally:
+            self._generating.discard(lane)
+            self._midway.discard(lane)
+            self._pulse()
+
+    async def send(self, lane: Lane[Any], message: str) -> None:
+        while lane in self._midway and self._last is lane and self._generating - {lane}:
+            await self._changed.wait()
+        self._last = lane
+        self._midway.add(lane)
+        try:
+            await lane.connection.send(message)
+        finally:
+            self._pulse()
+
+    def _pulse(self) -> None:
+        """Wake whoever waits for a change; later waiters wait for the next."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+
+class Lane(abc.ABC, Generic[ActionT]):
+    """Generations sent in order on a connection, each with its faults, and
+    what it still owes; `turns` is shared by the lanes of a connection."""
+
+    def __init__(self, connection: ServerConnection, turns: Turns | None = None) -> None:
         self.connection = connection
-        self.pending: asyncio.Queue[tuple[ActionT, str | None]] = asyncio.Queue()
+        self.turns = turns or Turns()
+        self.pending: asyncio.Queue[tuple[ActionT, frozenset[str]]] = asyncio.Queue()
         self.generating = False
         self.last_sent = 0.0  # when the last audio went out (monotonic)
-
-    @property
-    def ended(self) -> bool:
-        """The client said its input is complete."""
-        return False
 
     @property
     def owes_audio(self) -> bool:
         return self.generating or not self.pending.empty()
 
     @abc.abstractmethod
+    async def refuse(self, reject: Reject) -> None:
+        """Send a refusal in this protocol's words, then close 1008."""
+
+
+class Stream(Lane[ActionT]):
+    """One connection's protocol state; it is its own lane unless it
+    routes its actions to several (`queue`)."""
+
+    @property
+    def ended(self) -> bool:
+        """The client said its input is complete."""
+        return False
+
+    @abc.abstractmethod
     async def receive(self, raw: str | bytes) -> list[ActionT] | None:
         """What a message asks for, in order; None when the connection ends here."""
 
-    @abc.abstractmethod
-    async def refuse(self, reject: Reject) -> None:
-        """Send a refusal in this protocol's words, then close 1008."""
+    def queue(self, action: ActionT, faults: frozenset[str]) -> None:
+        """Owe what a message asked for."""
+        self.pending.put_nowait((action, faults))
+
+    def idle_in(self, idle: float) -> float:
+        """Seconds from now in which the connection may have idled: `idle`
+        after the last message, unless `idled` says later."""
+        return idle
+
+    def idled(self, idle: float) -> bool:
+        """Whether the connection is idle now, `idle` seconds after its last
+        message: the clock waits while audio is owed, and starts again when
+        the last of it went out."""
+        return not self.owes_audio and time.monotonic() - self.last_sent >= idle
 
 
 class Conversations:
@@ -80,7 +151,10 @@ class Conversations:
         try:
             await self._receive_all(stream, idle, idle_reason)
             if stream.ended:  # otherwise it was rejected or timed out: nothing more is owed
-                await generator
+                # ...unless the client hangs up first: a stalled generation must not outlive it.
+                hung_up = asyncio.create_task(stream.connection.wait_closed())
+                await asyncio.wait([generator, hung_up], return_when=asyncio.FIRST_COMPLETED)
+                hung_up.cancel()
         except ConnectionClosed:
             pass
         finally:
@@ -88,37 +162,44 @@ class Conversations:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await generator
 
+    def at_connection(self, name: str) -> bool:
+        """Whether a connection-wide fault (`coalesce`) holds for a connection opening now."""
+        return self._faults.at_connection(name)
+
     async def generate(
         self,
-        stream: Stream[ActionT],
+        lane: Lane[ActionT],
         piece: Piece,
-        fault: str | None,
+        faults: frozenset[str],
         synthesize: Callable[[str], Rendered],
         frame: Callable[[Rendered], str],
     ) -> bool:
         """One generation, the same for every protocol: a fault or the
         capacity limit may end it and the connection instead (False); else
-        the engine renders it, paced like a cloud, and `frame(rendered)` is sent."""
-        stream.generating = True
-        if await self._misbehave(stream, fault, len(piece.text)):
+        the engine renders it, paced like a cloud, and `frame(part)` is sent
+        for each of its audio frames."""
+        lane.generating = True
+        if await self._misbehave(lane, faults, len(piece.text)):
             return False
         if self.pacer.over_capacity():
-            await stream.refuse(BUSY)
+            await lane.refuse(BUSY)
             return False
-        rendered = await self._render(piece, synthesize, fault)
-        await stream.connection.send(frame(rendered))
-        stream.last_sent = time.monotonic()
-        stream.generating = False
+
+        async def send(part: Rendered) -> None:
+            await lane.turns.send(lane, frame(part))
+            lane.last_sent = time.monotonic()
+
+        await self._render(piece, synthesize, faults, send, functools.partial(lane.turns.generating, lane))
+        lane.generating = False
         return True
 
     async def _receive_all(self, stream: Stream[ActionT], idle: float, idle_reason: str) -> None:
         connection = stream.connection
         while not stream.ended:
             try:
-                raw = await asyncio.wait_for(connection.recv(), idle)
+                raw = await asyncio.wait_for(connection.recv(), stream.idle_in(idle))
             except asyncio.TimeoutError:
-                # The clock waits while audio is owed, and starts again when the last of it went out.
-                if stream.owes_audio or time.monotonic() - stream.last_sent < idle:
+                if not stream.idled(idle):
                     continue
                 await connection.close(1008, idle_reason)
                 return
@@ -130,38 +211,44 @@ class Conversations:
     def _queue(self, stream: Stream[ActionT], actions: list[ActionT]) -> None:
         """Queue what one message asks for. Faults are rolled per message:
         one roll for all the generations it asks for (a whole segment, when
-        it ends with a flush). A fault that ends the request strikes the last
-        of them, after the others' audio went out, as a connection failing
-        mid-stream does."""
+        it ends with a flush)."""
         generations = [a for a in actions if isinstance(a, Piece)]
-        fault = self._faults.at_request(generations[0].text) if generations else None
-        # A fault that shapes audio strikes the first generation, so the rest still follows it.
-        struck = (generations[0] if fault in SHAPING_FAULTS else generations[-1]) if generations else None
+        faults = self._faults.at_request(generations[0].text) if generations else NO_FAULTS
+        ordinal = itertools.count()
         for action in actions:
-            stream.pending.put_nowait((action, fault if action is struck else None))
+            struck = NO_FAULTS
+            if isinstance(action, Piece):
+                struck = _strikes(next(ordinal), len(generations), faults)
+            stream.queue(action, struck)
 
     async def _render(
-        self, piece: Piece, synthesize: Callable[[str], Rendered], fault: str | None
-    ) -> Rendered:
+        self,
+        piece: Piece,
+        synthesize: Callable[[str], Rendered],
+        faults: frozenset[str],
+        send: Callable[[Rendered], Awaitable[None]],
+        holding: Callable[[], AbstractAsyncContextManager[None]],
+    ) -> None:
         """The faults that shape audio act here: `truncate` speaks the first
-        third of the words only (and aligns what it spoke), `nullalign` sends
-        audio without its alignment."""
-        text = _first_third(piece.text) if fault == "truncate" else piece.text
-        rendered = await self.pacer.render(
-            synthesize, text, characters=len(piece.text), first=piece.starts_stream
-        )
-        return dataclasses.replace(rendered, alignment=None) if fault == "nullalign" else rendered
+        third of the words only (and aligns what it spoke); `nullalign` and
+        `skipchars` change the alignment (`shaping`), in the engine's thread."""
+        text = _first_third(piece.text) if "truncate" in faults else piece.text
+        work = functools.partial(_shaped, synthesize, faults=faults, parts=self._faults.split)
+        await self.pacer.render(work, text, characters=len(piece.text), first=piece.starts_stream,
+                                send=send, holding=holding)
 
-    async def _misbehave(self, stream: Stream[ActionT], fault: str | None, characters: int) -> bool:
+    async def _misbehave(self, lane: Lane[ActionT], faults: frozenset[str], characters: int) -> bool:
         """Act out a fault that ends the generation (True), or charge the
-        quota, in any protocol: a refusal goes through `stream.refuse`, in
+        quota, in any protocol: a refusal goes through `lane.refuse`, in
         the connection's own protocol. Faults that only shape the audio are
         left to `_render`."""
-        connection = stream.connection
+        connection = lane.connection
+        fault = next((name for name in ENDING_FAULTS if name in faults), None)
         left = self._faults.charge(characters)
         if left is not None:
-            await stream.refuse(Reject("quota_exceeded", (
-                f"This request exceeds your quota of {self._faults.quota}. You have {left} credits "
+            await lane.refuse(Reject("quota_exceeded", (
+                # An API key can carry a credit limit of its own; its quota message names the key.
+                f"This request exceeds your API key's quota of {self._faults.quota}. You have {left} credits "
                 f"remaining, while {characters} credits are required for this request.")))
         elif fault == "drop":
             connection.transport.abort()
@@ -175,7 +262,7 @@ class Conversations:
             await connection.send("\x00\x9f<html>502 Bad Gateway</html>")
             await asyncio.sleep(STALL_SECONDS)
         elif fault == "busy":
-            await stream.refuse(BUSY)
+            await lane.refuse(BUSY)
         else:
             return False
         return True
@@ -185,6 +272,22 @@ async def refuse(connection: ServerConnection, frame: str, reason: str) -> None:
     """The service's error frame, then close 1008 with its message as far as a close frame carries it."""
     await connection.send(frame)
     await connection.close(1008, reason.encode()[:CLOSE_REASON_BYTES].decode("utf-8", "ignore"))
+
+
+def _strikes(index: int, count: int, faults: frozenset[str]) -> frozenset[str]:
+    """Which of a request's faults strike its generation `index` of `count`.
+    A fault that ends the request strikes the last, after the others' audio
+    went out, as a connection failing mid-stream does; `nullalign` and
+    `truncate` the first, so the rest still follows it; `skipchars` all."""
+    struck = {name for name in faults if name in EVERY_GENERATION_FAULTS}
+    struck |= {name for name in faults if name in ENDING_FAULTS} if index == count - 1 else set()
+    struck |= {name for name in faults if name in ("nullalign", "truncate")} if index == 0 else set()
+    return frozenset(struck)
+
+
+def _shaped(synthesize: Callable[[str], Rendered], text: str, *, faults: frozenset[str],
+            parts: int) -> list[Rendered]:
+    return shape(synthesize(text), faults, parts)
 
 
 def _first_third(text: str) -> str:

@@ -1,9 +1,10 @@
 """The embedded server's ElevenLabs `stream-input` conversation.
 
-The query and the voice are judged before any message; then the state
-machine of `protocol.elevenlabs_server` decides, and each generation is
-rendered at the connection's output format and sent as the service's
-audio frame, with its alignment.
+The query and the voice are judged before any message (`judge`, which the
+multi-context conversation shares); then the state machine of
+`protocol.elevenlabs_server` decides, and each generation is rendered at
+the connection's output format and sent as the service's audio frame
+(`audio_frame`), with its alignment.
 """
 
 from __future__ import annotations
@@ -45,26 +46,41 @@ async def serve(
 ) -> None:
     """Judge what the URL asks for, then converse; `header_keys` are the
     handshake's xi-api-key values, which spare the first message its key."""
+    judged = await judge(connection, voice, query, conversations)
+    if judged is None:
+        return
+    output_format, inactivity = judged
+    state = StreamInput(required_key=api_key, header_keys=header_keys)
+    stream = StreamInputStream(connection, state, voice=voice, output_format=output_format)
+    await conversations.run(stream, _answer(stream, conversations), inactivity, idle_reason(inactivity))
+
+
+async def judge(
+    connection: ServerConnection, voice: str, query: dict[str, str], conversations: Conversations
+) -> tuple[str, float] | None:
+    """The output format and inactivity timeout the URL asks for, or None
+    once a bad query or an unknown voice was refused."""
     try:
         output_format = query.get("output_format", "mp3_44100_128")
         parse_output_format(output_format)
         inactivity = _inactivity(query.get("inactivity_timeout"))
     except ConfigError as exc:
-        await _reject(connection, Reject("invalid_input_message", str(exc)))
-        return
+        await send_rejection(connection, Reject("invalid_input_message", str(exc)))
+        return None
     rejected = check_query(query)
     if rejected:
-        await _reject(connection, rejected)
-        return
+        await send_rejection(connection, rejected)
+        return None
     if not await _known(voice, conversations):
         message = f"A voice with the voice_id {voice} was not found."
-        await _reject(connection, Reject("voice_not_found", message))
-        return
-    state = StreamInput(required_key=api_key, header_keys=header_keys)
-    stream = StreamInputStream(connection, state, voice=voice, output_format=output_format)
-    reason = (f"Have not received a new text input within the timeout of {inactivity:g} seconds. "
-              "Closing the connection.")
-    await conversations.run(stream, _answer(stream, conversations), inactivity, reason)
+        await send_rejection(connection, Reject("voice_not_found", message))
+        return None
+    return output_format, inactivity
+
+
+def idle_reason(inactivity: float) -> str:
+    return (f"Have not received a new text input within the timeout of {inactivity:g} seconds. "
+            "Closing the connection.")
 
 
 class StreamInputStream(Stream[Action]):
@@ -82,12 +98,12 @@ class StreamInputStream(Stream[Action]):
         actions = self.state.receive(raw)
         for action in actions:
             if isinstance(action, Reject):
-                await _reject(self.connection, action)
+                await send_rejection(self.connection, action)
                 return None
         return actions
 
     async def refuse(self, reject: Reject) -> None:
-        await _reject(self.connection, reject)
+        await send_rejection(self.connection, reject)
 
 
 async def _answer(stream: StreamInputStream, conversations: Conversations) -> None:
@@ -104,7 +120,8 @@ async def _answer(stream: StreamInputStream, conversations: Conversations) -> No
             synthesize = partial(
                 render, voice=stream.voice, output_format=stream.output_format, speed=stream.state.speed
             )
-            if not await conversations.generate(stream, action, fault, synthesize, _audio):
+            frame = partial(audio_frame, isFinal=None)
+            if not await conversations.generate(stream, action, fault, synthesize, frame):
                 return
 
 
@@ -115,12 +132,14 @@ async def _known(voice: str, conversations: Conversations) -> bool:
     return await conversations.pacer.in_thread(Espeak.shared().has_voice, voice)
 
 
-def _audio(rendered: Rendered) -> str:
+def audio_frame(rendered: Rendered, **extra: object) -> str:
+    """The service's audio frame; the engine speaks the text as written, so
+    its normalized alignment is the same."""
     return json.dumps({
         "audio": base64.b64encode(rendered.mp3).decode("ascii"),
-        "isFinal": None,
         "alignment": rendered.alignment,
         "normalizedAlignment": rendered.alignment,
+        **extra,
     })
 
 
@@ -136,5 +155,5 @@ def _inactivity(value: str | None) -> float:
     return seconds
 
 
-async def _reject(connection: ServerConnection, reject: Reject) -> None:
-    await refuse(connection, reject.frame(), reject.message)
+async def send_rejection(connection: ServerConnection, rejected: Reject) -> None:
+    await refuse(connection, rejected.frame(), rejected.message)

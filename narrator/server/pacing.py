@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from typing import TypeVar
 
@@ -62,19 +63,33 @@ class Pacer:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, text)
 
     async def render(
-        self, synthesize: Callable[[str], Rendered], text: str, *, characters: int, first: bool
-    ) -> Rendered:
-        """`synthesize(text)` in a thread, once capacity allows, taking at
-        least as long as the profile's service would; `characters` are
-        what the request is counted for."""
-        async with self._capacity or contextlib.nullcontext():
+        self,
+        work: Callable[[str], list[Rendered]],
+        text: str,
+        *,
+        characters: int,
+        first: bool,
+        send: Callable[[Rendered], Awaitable[None]],
+        holding: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext,
+    ) -> None:
+        """`work(text)` in a thread, once capacity allows; each of its audio
+        frames is sent when the profile's service would have generated it
+        (a generation takes at least as long as the profile says), and
+        `holding()` is held while capacity is. `characters` are what the
+        request is counted for."""
+        async with self._capacity or contextlib.nullcontext(), holding():
             started = time.monotonic()
-            rendered = await self.in_thread(synthesize, text)
-            await self._pretend(started, rendered.audio_seconds, first)
-            self._stats.generating_seconds += time.monotonic() - started
-        self._stats.characters += characters
-        self._stats.audio_seconds += rendered.audio_seconds
-        return rendered
+            parts = await self.in_thread(work, text)
+            self._stats.characters += characters
+            self._stats.audio_seconds += sum(part.audio_seconds for part in parts)
+            generated = 0.0
+            try:
+                for part in parts:
+                    generated += part.audio_seconds
+                    await self._pretend(started, generated, first)
+                    await send(part)
+            finally:
+                self._stats.generating_seconds += time.monotonic() - started
 
     def over_capacity(self) -> bool:
         """Whether a generation is refused now, as a service refuses one

@@ -4,7 +4,8 @@ The query is judged before any message; then the state machine of
 `protocol.sarvam_server` decides, and every reply (audio, an error, the
 event that ends a flush) goes out in the order its message came. Each
 generation is rendered in its language's engine voice at its config's
-sample rate, bitrate and pace.
+sample rate, bitrate and pace. Under the `coalesce` fault one completion
+event stands for every flush that came while the connection was generating.
 """
 
 from __future__ import annotations
@@ -43,21 +44,35 @@ async def serve(
     if not isinstance(asked, Query):
         await _fail(connection, asked, request_id)
         return
-    stream = SarvamStream(connection, SarvamWs(asked.model), asked.completion_event, request_id)
+    coalesce = asked.completion_event and conversations.at_connection("coalesce")
+    stream = SarvamStream(connection, SarvamWs(asked.model), asked.completion_event, request_id, coalesce)
     reason = f"No message for {idle:g} seconds: closing the idle connection (send a ping to keep it open)."
     await conversations.run(stream, _answer(stream, conversations), idle, reason)
 
 
 class SarvamStream(Stream[Action]):
     def __init__(
-        self, connection: ServerConnection, state: SarvamWs, completion_event: bool, request_id: str
+        self, connection: ServerConnection, state: SarvamWs, completion_event: bool, request_id: str,
+        coalesce: bool = False,
     ) -> None:
         super().__init__(connection)
         self.state, self.completion_event, self.request_id = state, completion_event, request_id
+        self.coalesce = coalesce  # one completion event for the flushes queued behind each other
+        self.flushes_queued = 0
 
     async def receive(self, raw: str | bytes) -> list[Action]:
         # Error replies are queued too, so every reply keeps its message's place.
         return self.state.receive(raw)
+
+    def queue(self, action: Action, faults: frozenset[str]) -> None:
+        self.flushes_queued += isinstance(action, Completed)
+        super().queue(action, faults)
+
+    def completes(self) -> bool:
+        """Whether a flush's generations, all sent now, end with a completion
+        event: under `coalesce`, only the last of the flushes queued does."""
+        self.flushes_queued -= 1
+        return self.completion_event and not (self.coalesce and self.flushes_queued)
 
     async def refuse(self, reject: Reject) -> None:
         # The refusals that end a generation (quota, too many at once) are the service's 429s.
@@ -79,7 +94,7 @@ async def _answer(stream: SarvamStream, conversations: Conversations) -> None:
         if isinstance(action, Error):
             await stream.connection.send(_error(action, stream.request_id))
         elif isinstance(action, Completed):
-            if stream.completion_event:
+            if stream.completes():
                 await stream.connection.send(_final())
         else:
             synthesize = _synthesizer(action.settings)

@@ -106,6 +106,8 @@ def test_the_first_generation_after_a_flush_starts_a_stream():
     {"seed": "4294967295", "apply_text_normalization": "off", "enable_ssml_parsing": "True",
      "language_code": "FIL"},
     {"output_format": "mp3_8000_8", "inactivity_timeout": "999"},  # judged where they are used
+    {"sync_alignment": "true", "auto_mode": "False"},
+    {"sync_alignment": "TRUE", "auto_mode": "false"},
 ])
 def test_good_query_parameters_pass(query):
     assert check_query(query) is None
@@ -118,6 +120,8 @@ def test_good_query_parameters_pass(query):
     ("seed", "", "integer"),
     ("apply_text_normalization", "always", "auto, on, off"),
     ("enable_ssml_parsing", "yes", "true or false"),
+    ("sync_alignment", "1", "true or false"),
+    ("auto_mode", "", "true or false"),
     ("language_code", "english", "ISO 639-1"),
     ("language_code", "e1", "ISO 639-1"),
 ])

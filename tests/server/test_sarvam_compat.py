@@ -238,3 +238,35 @@ def test_a_codec_the_engine_does_not_make_is_refused_with_422():
     assert [f["type"] for f in frames] == ["error", "error", "error"]
     assert frames[0]["data"]["code"] == 422
     assert "not served by the embedded engine" in frames[0]["data"]["message"]
+
+
+async def _flushes(*, coalesce: bool, wait_for_each: bool) -> list[str]:
+    """Three short texts, each with a flush; the frame types that come back,
+    until 0.3 s pass without one. The first generation takes 0.2 s, so
+    flushes sent back to back all arrive while it runs."""
+    faults = FaultPlan(rates={"coalesce": 1.0} if coalesce else {})
+    async with (
+        EmbeddedServer(faults=faults, profile=CloudProfile(ttfb_ms=200)) as server,
+        websockets.connect(f"{server.url}/text-to-speech/ws?send_completion_event=true") as ws,
+    ):
+        config = {"language_code": "en-IN", "speaker": "anushka"}
+        await ws.send(json.dumps({"type": "config", "data": config}))
+        kinds: list[str] = []
+        for sent, text in enumerate(("One small sentence.", "Then another one.", "And a third."), 1):
+            await ws.send(json.dumps({"type": "text", "data": {"text": text}}))
+            await ws.send(json.dumps({"type": "flush"}))
+            while wait_for_each and kinds.count("event") < sent:
+                kinds.append(json.loads(await asyncio.wait_for(ws.recv(), 5))["type"])
+        with pytest.raises(asyncio.TimeoutError):
+            while True:
+                kinds.append(json.loads(await asyncio.wait_for(ws.recv(), 0.3))["type"])
+        return kinds
+
+
+def test_coalesce_sends_one_completion_event_for_flushes_sent_back_to_back():
+    assert run(_flushes(coalesce=True, wait_for_each=False)) == ["audio"] * 3 + ["event"]
+    assert run(_flushes(coalesce=False, wait_for_each=False)) == ["audio", "event"] * 3
+
+
+def test_coalesce_still_ends_each_flush_waited_for_with_its_event():
+    assert run(_flushes(coalesce=True, wait_for_each=True)) == ["audio", "event"] * 3
