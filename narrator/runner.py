@@ -16,7 +16,7 @@ import functools
 import math
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from narrator.audio import m4b
@@ -31,7 +31,7 @@ from narrator.client.pool import PoolConfig, PoolStats, SessionPool
 from narrator.errors import BudgetError, NarratorError, ServiceError, StrictError, os_errors
 from narrator.model import Book, Segment
 from narrator.progress import Progress
-from narrator.protocol.events import AudioChunk, Dialect, Final
+from narrator.protocol.events import Chunks, Dialect
 from narrator.settings import LOCAL_HOST, NarrateOptions, key_dialect, service_dialect, service_key
 from narrator.text import read_document
 
@@ -60,6 +60,7 @@ class BookResult:
     retries: int
     wall_seconds: float
     estimated_chapters: list[str] = field(default_factory=list)
+    interpolated_words: int = 0  # timed between their neighbours: the alignment left them out
     book_characters: int = 0
     reused_segments: int = 0  # found in the cache: finished by an earlier run, or shared with another book
     cached_characters: int = 0  # the text of those: what was not sent again
@@ -148,7 +149,9 @@ def narrate_planned(planned: PlannedBook, stem: str, options: NarrateOptions, *,
         warnings = book_warnings(planned, estimated, stats)
         files = write_files(planned, entries, stem, options, warnings)
     _strictly(options, stem, warnings)
-    return _result(planned, estimated, files, stats, spent, started, warnings)
+    result = _result(planned, estimated, files, stats, spent, started, warnings)
+    return replace(result, interpolated_words=sum(entries.meta(s.index).get("interpolated", 0)
+                                                  for s in planned.segments))
 
 
 # -- synthesize: the cache, then the pool -------------------------------------
@@ -160,7 +163,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
     A stop (a fatal service error, failed segments, the budget) raises, saying what is kept."""
     progress = Progress(stem, planned.characters, enabled=options.progress)
 
-    async def on_done(segment: Segment, chunks: list[AudioChunk | Final]) -> None:
+    async def on_done(segment: Segment, chunks: Chunks) -> None:
         # Parsing and the fsynced write run in a thread: the other sessions keep streaming meanwhile.
         audio = await asyncio.to_thread(segment_audio, segment.paragraphs, chunks)
         await asyncio.to_thread(cache.put, planned.keys[segment.index], audio, len(segment.text))

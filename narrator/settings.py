@@ -16,7 +16,7 @@ from narrator.captions.formats import CAPTION_FORMATS
 from narrator.errors import BILLED_ATTEMPTS, ConfigError, ErrorKind, ServiceError
 from narrator.keys import api_key
 from narrator.protocol import elevenlabs as codec
-from narrator.protocol import sarvam
+from narrator.protocol import elevenlabs_dialect, sarvam
 from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
 from narrator.protocol.events import Dialect
 from narrator.protocol.sarvam import SarvamSettings
@@ -50,6 +50,7 @@ class NarrateOptions:
     strict: bool = False  # a book made with warnings fails (exit 14)
     m4b: bool = False  # also an M4B audiobook, through ffmpeg
     region: str | None = None  # a name in codec.REGIONS, instead of endpoint
+    transport: str | None = None  # ElevenLabs' endpoint (codec.TRANSPORTS); None: multi-context
     # Everything else sent to the service (language, seed, voice settings, schedule...).
     # Its voice, model and output_format are replaced by the fields above.
     stream: StreamSettings = StreamSettings()
@@ -68,6 +69,7 @@ class NarrateOptions:
             problems.range_problem("segment-tries", self.segment_tries, (1, 20), whole=True),
             problems.range_problem("timeout", self.stall_timeout, (1, 600), unit=" seconds"),
             problems.choice_problem("caption-style", self.caption_style, CAPTION_STYLES),
+            problems.choice_problem("transport", self.transport, codec.TRANSPORTS, optional=True),
             *self._pause_problems(),
         ])
         for name in self.captions:
@@ -97,7 +99,7 @@ class NarrateOptions:
             raise ConfigError("--endpoint and --region say where a cloud service is: "
                               "give --provider elevenlabs or sarvam with them (local starts its own server)")
         if self.provider == "sarvam":
-            if self.stream != codec.StreamSettings() or self.output_format or self.region:
+            if self.stream != codec.StreamSettings() or self.output_format or self.region or self.transport:
                 raise ConfigError("ElevenLabs options (voice settings, --format, --region, --seed, ...) "
                                   "do not apply to --provider sarvam: "
                                   "use --pace, --pitch, --loudness, --sample-rate and --bitrate")
@@ -142,7 +144,8 @@ TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = ("a text", "a whole number", "a numbe
                                             "a list of texts", "a list of whole numbers")
 SETTINGS = {
     "provider": TEXT, "voice": TEXT, "model": TEXT, "endpoint": TEXT, "region": TEXT,
-    "concurrency": WHOLE, "format": TEXT, "titles": FLAG, "timeout": NUMBER, "captions": TEXTS,
+    "concurrency": WHOLE, "format": TEXT, "transport": TEXT, "titles": FLAG, "timeout": NUMBER,
+    "captions": TEXTS,
     "max_retry_characters": WHOLE, "segment_tries": WHOLE, "strict": FLAG,
     # The book files
     "chapters": TEXT, "caption_style": TEXT, "chapter_files": FLAG, "lead_in": NUMBER,
@@ -161,8 +164,8 @@ _STREAM_FIELDS = {"language": "language_code", "seed": "seed",
                   "ssml": "enable_ssml_parsing", "chunk_schedule": "chunk_length_schedule",
                   "inactivity_timeout": "inactivity_timeout"}
 _VOICE_FIELDS = ("stability", "similarity_boost", "style", "speaker_boost", "speed")
-ELEVENLABS_ONLY = ("format", "region", "seed", "text_normalization", "ssml", "pronunciation_dictionaries",
-                   *_VOICE_FIELDS, "chunk_schedule", "inactivity_timeout")
+ELEVENLABS_ONLY = ("format", "transport", "region", "seed", "text_normalization", "ssml",
+                   "pronunciation_dictionaries", *_VOICE_FIELDS, "chunk_schedule", "inactivity_timeout")
 _SARVAM_FIELDS = {"pace": "pace", "pitch": "pitch", "loudness": "loudness", "sample_rate": "sample_rate",
                   "bitrate": "bitrate", "preprocessing": "enable_preprocessing"}
 
@@ -205,6 +208,7 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         progress=progress,
         captions=tuple(given.get("captions", DEFAULT_CAPTIONS)),
         region=given.get("region"),
+        transport=given.get("transport"),
         caption_style=given.get("caption_style", "sentence"),
         chapters=given.get("chapters"),
         chapter_files=given.get("chapter_files", True),
@@ -238,7 +242,8 @@ def service_dialect(options: NarrateOptions, *, url: str | None = None, key: str
         assert isinstance(settings, SarvamSettings)
         return sarvam.SarvamDialect(url or options.service_endpoint(), settings, key)
     assert isinstance(settings, StreamSettings)
-    return codec.ElevenLabsDialect(url or options.service_endpoint(), settings, key)
+    return elevenlabs_dialect.dialect(url or options.service_endpoint(), settings, key,
+                                      options.transport or codec.MULTI_CONTEXT)
 
 
 def key_dialect(options: NarrateOptions) -> Dialect:

@@ -88,7 +88,8 @@ def test_a_certificate_that_is_not_one_is_one_line(tmp_path):
 
 
 def test_ctrl_c_keeps_finished_segments_and_exits_130(tmp_path):
-    book, cache = write_markdown(tmp_path / "long.md", 300, 3), tmp_path / "cache"
+    # Long enough that no machine, however fast, finishes it before the signal lands.
+    book, cache = write_markdown(tmp_path / "long.md", 3000, 3), tmp_path / "cache"
     process = subprocess.Popen([sys.executable, "-m", "narrator", "narrate", book, "-o", tmp_path / "out"],
                                env={**os.environ, "NARRATOR_CACHE": str(cache)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

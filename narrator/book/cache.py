@@ -44,8 +44,8 @@ def default_root() -> Path:
     return Path(base) / "narrator"
 
 
-class SegmentMeta(TypedDict):
-    """An entry's JSON line."""
+class _Meta(TypedDict):
+    """What every entry's JSON line holds."""
 
     bytes: int  # of the MP3 frames after it
     sha256: str  # of those frames
@@ -54,6 +54,12 @@ class SegmentMeta(TypedDict):
     sample_rate: int
     estimated: bool
     words: list[tuple[str, float, float, bool]]  # text, start, end (ms), ends_paragraph
+
+
+class SegmentMeta(_Meta, total=False):
+    """An entry's JSON line, with what older entries lack."""
+
+    interpolated: int  # words the alignment left out, timed between their neighbours
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class SegmentCache:
             "samples": audio.samples,
             "sample_rate": audio.sample_rate,
             "estimated": audio.estimated,
+            "interpolated": audio.interpolated,
             "words": [(w.text, w.start, w.end, w.ends_paragraph) for w in audio.words],
         }
         path = self._path(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 
 from narrator.audio.mp3 import FrameReader
 from narrator.errors import AudioError
@@ -35,6 +36,7 @@ class SegmentAudio:
     sample_rate: int
     words: tuple[TimedWord, ...]
     estimated: bool  # word times spread by characters: the service sent no alignment
+    interpolated: int = 0  # words the alignment left out, timed between their neighbours
 
     @property
     def duration_ms(self) -> float:
@@ -58,9 +60,11 @@ class _Hole:
     end: float
 
 
-# What one chunk gives the segment's clock: its characters' (start, end)
-# times, or a hole where it came without alignment.
-_Span = list[tuple[float, float]] | _Hole
+# A spoken character on the segment's clock: what the service aligned (None
+# where it is an estimate inside audio that came without alignment), start, end.
+_Char = tuple[str | None, float, float]
+# What one chunk gives the segment's clock: its characters, or a hole where it came without alignment.
+_Span = list[_Char] | _Hole
 
 
 def segment_audio(paragraphs: Sequence[str], chunks: list[AudioChunk | Final]) -> SegmentAudio:
@@ -86,15 +90,19 @@ def segment_audio(paragraphs: Sequence[str], chunks: list[AudioChunk | Final]) -
     if len(parts) - 1 != len(paragraphs):  # no marks (or not one per paragraph): one span for all
         texts, parts = [list(paragraphs)], [[item for part in parts for item in part]]
     timed: list[TimedWord] = []
+    interpolated = 0
     for text, items in zip(texts, parts):
         words = source_words(text)
         start = _start_of(items, timed[-1].end if timed else 0.0)
         spoken = _characters(items, sum(len(w) for w, _ in words), start)
-        timed += _place(words, spoken, start, _ms(reader))
+        placed, skipped = _place(words, spoken, start, _ms(reader))
+        timed += placed
+        interpolated += skipped
     estimated = any(isinstance(item, _Hole) for part in parts for item in part)
     if estimated:  # marked by segment, as the cache keeps it: an estimate anywhere shifts its neighbours
         timed = [replace(word, estimated=True) for word in timed]
-    return SegmentAudio(b"".join(frames), reader.samples, reader.sample_rate, tuple(timed), estimated)
+    return SegmentAudio(b"".join(frames), reader.samples, reader.sample_rate, tuple(timed), estimated,
+                        interpolated)
 
 
 def _ms(reader: FrameReader) -> float:
@@ -107,7 +115,7 @@ def _timed(chunk: AudioChunk, start_ms: float, end_ms: float) -> _Span:
         return _Hole(start_ms, end_ms)
     a = chunk.alignment
     durations = a.durations_ms or (0,) * len(a.chars)
-    return [(start_ms + s, start_ms + s + d)
+    return [(c, start_ms + s, start_ms + s + d)
             for c, s, d in zip(a.chars, a.starts_ms, durations) if not c.isspace()]
 
 
@@ -116,11 +124,11 @@ def _start_of(items: Sequence[_Span], default: float) -> float:
         if isinstance(item, _Hole):
             return item.start
         if item:
-            return item[0][0]
+            return item[0][1]
     return default
 
 
-def _characters(items: Sequence[_Span], expected: int, start: float) -> list[tuple[float, float]]:
+def _characters(items: Sequence[_Span], expected: int, start: float) -> list[_Char]:
     """A time for every spoken character: the service's where it aligned them;
     where it did not (a hole), the characters it did not account for, shared
     among the holes by their frame-counted length and spread evenly inside
@@ -128,15 +136,15 @@ def _characters(items: Sequence[_Span], expected: int, start: float) -> list[tup
     holes = [item for item in items if isinstance(item, _Hole)]
     aligned = sum(len(item) for item in items if not isinstance(item, _Hole))
     shares = iter(_shares(max(expected - aligned, 0), [h.end - h.start for h in holes]))
-    spoken: list[tuple[float, float]] = []
+    spoken: list[_Char] = []
     for item in items:
         if not isinstance(item, _Hole):
             spoken += item
             continue
         count = next(shares)
         step = (item.end - item.start) / count if count else 0.0
-        spoken += [(item.start + k * step, item.start + (k + 1) * step) for k in range(count)]
-    return spoken or [(start, start)]
+        spoken += [(None, item.start + k * step, item.start + (k + 1) * step) for k in range(count)]
+    return spoken or [(None, start, start)]
 
 
 def _shares(total: int, lengths: list[float]) -> list[int]:
@@ -150,19 +158,69 @@ def _shares(total: int, lengths: list[float]) -> list[int]:
     return [b - a for a, b in zip([0] + bounds[:-1], bounds)]
 
 
-def _place(words: Sequence[tuple[str, bool]], spoken: Sequence[tuple[float, float]], floor: float,
-           total_ms: float) -> list[TimedWord]:
-    """Give each source word the time of its first character. When the
-    service's characters differ from ours (it normalised something), map by
-    position in proportion, still on the service's own times."""
-    ours = sum(len(w) for w, _ in words)
-    scale = len(spoken) / ours if ours else 1.0
-    timed, index = [], 0
-    for text, last in words:
-        first = min(int(index * scale), len(spoken) - 1)
-        final = min(int((index + len(text)) * scale) - 1, len(spoken) - 1)
-        start = max(spoken[first][0], floor)
-        end = max(spoken[max(final, first)][1], start)
-        timed.append(TimedWord(text, start, min(end, total_ms), last))
+def _place(words: Sequence[tuple[str, bool]], spoken: Sequence[_Char], floor: float,
+           total_ms: float) -> tuple[list[TimedWord], int]:
+    """Each source word timed by the service's characters that are its own:
+    from its first one's start to its last one's end. A word the alignment
+    left out (a symbol, an emoji, a tag) gets a share of the time between
+    its neighbours, by its length, and is counted; so is a word whose
+    letters or digits were left out in part. Nothing leaves [floor, total_ms]."""
+    ours = "".join(w for w, _ in words)
+    match = _matched(ours, spoken)
+    spans: list[tuple[float, float] | None] = []
+    interpolated, index = 0, 0
+    for text, _ in words:
+        own = [spoken[m] for m in match[index:index + len(text)] if m is not None]
+        spans.append((own[0][1], max(t[2] for t in own)) if own else None)
+        missing = sum(1 for c, m in zip(text, match[index:index + len(text)]) if m is None and c.isalnum())
+        interpolated += not own or missing > 0
         index += len(text)
-    return timed
+    times = _fill(spans, [len(w) for w, _ in words], floor, max(min(total_ms, spoken[-1][2]), floor))
+    timed = [TimedWord(text, max(start, floor), min(max(end, start, floor), total_ms), last)
+             for (text, last), (start, end) in zip(words, times)]
+    return timed, interpolated
+
+
+def _matched(ours: str, spoken: Sequence[_Char]) -> list[int | None]:
+    """For each of our characters, the spoken character that is it, or None.
+    Where audio came without alignment (estimated characters) or the
+    service's characters are not ours at all, by position in proportion;
+    else by the longest common runs, so characters it left out are skipped
+    over instead of shifting every word after them."""
+    theirs = [c for c, _, _ in spoken]
+    if theirs == list(ours):
+        return list(range(len(ours)))
+    if None in theirs or not ours:
+        scale = len(spoken) / len(ours) if ours else 1.0
+        return [min(int(i * scale), len(spoken) - 1) for i in range(len(ours))]
+    match: list[int | None] = [None] * len(ours)
+    for a, b, size in SequenceMatcher(None, list(ours), theirs, autojunk=False).get_matching_blocks():
+        match[a:a + size] = range(b, b + size)
+    if not any(m is not None for m in match):  # nothing in common: the proportional estimate is better
+        return _matched(ours, [(None, s, e) for _, s, e in spoken])
+    return match
+
+
+def _fill(spans: list[tuple[float, float] | None], lengths: list[int], floor: float,
+          ceiling: float) -> list[tuple[float, float]]:
+    """Every word's (start, end): its own span, or for a run of words without
+    one, the time between the word before and the word after, shared by length."""
+    filled: list[tuple[float, float]] = []
+    i = 0
+    while i < len(spans):
+        span = spans[i]
+        if span is not None:
+            filled.append(span)
+            i += 1
+            continue
+        j = next((k for k in range(i, len(spans)) if spans[k] is not None), len(spans))
+        left = filled[-1][1] if filled else floor
+        after = spans[j] if j < len(spans) else None
+        right = max(after[0] if after is not None else ceiling, left)
+        step = (right - left) / max(sum(lengths[i:j]), 1)
+        at = left
+        for k in range(i, j):
+            filled.append((at, at + step * lengths[k]))
+            at += step * lengths[k]
+        i = j
+    return filled

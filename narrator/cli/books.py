@@ -95,4 +95,7 @@ def _summary(result) -> str:
     if result.estimated_chapters:
         lines.append("  captions estimated (no timing from the service) in: "
                      f"{', '.join(result.estimated_chapters)}")
+    if result.interpolated_words:
+        lines.append(f"  {result.interpolated_words:,} words timed between their neighbours "
+                     "(the service's alignment left them out)")
     return "\n".join(lines)

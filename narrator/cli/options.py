@@ -8,7 +8,7 @@ import click
 
 from narrator.captions.cues import CAPTION_STYLES
 from narrator.captions.formats import CAPTION_FORMATS
-from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION
+from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION, TRANSPORTS
 from narrator.settings import M4B, PROVIDERS
 
 log = logging.getLogger("narrator")
@@ -37,6 +37,9 @@ _SETTINGS_OPTIONS = [
     click.option("--format", type=click.Choice((*MP3_FORMATS, M4B)),
                  help="ElevenLabs' output_format (default mp3_44100_128), or m4b: also an M4B audiobook "
                       "with chapters and cover (needs ffmpeg)."),
+    click.option("--transport", type=click.Choice(TRANSPORTS),
+                 help="ElevenLabs' WebSocket: multi-context (default; a context per segment, ended by the "
+                      "service's own final message) or stream-input (for models or services without it)."),
     click.option("--titles/--no-titles", default=True, help="Speak chapter titles (default: yes)."),
     click.option("--max-retry-characters", type=int,
                  help="What sending failed segments again may cost, in characters, before the run stops "

@@ -53,7 +53,7 @@ from narrator.errors import (
     should_retry,
 )
 from narrator.model import Segment
-from narrator.protocol.events import AudioChunk, Dialect, Final
+from narrator.protocol.events import Chunks, Dialect
 
 log = logging.getLogger("narrator.pool")
 
@@ -71,7 +71,7 @@ class PoolConfig:
     billed_attempts: int = BILLED_ATTEMPTS  # tries that may be billed before a segment is given up
 
 
-OnDone = Callable[[Segment, list[AudioChunk | Final]], Awaitable[None]]
+OnDone = Callable[[Segment, Chunks], Awaitable[None]]
 
 
 @dataclass
@@ -103,7 +103,9 @@ class SessionPool:
         segments that failed alone are in `stats.failed`."""
         self._gate = asyncio.Condition()
         queue: asyncio.Queue[Segment] = asyncio.Queue()
-        for segment in segments:
+        # Longest first: the last segments to start are the shortest, so the pool's
+        # sessions finish close together instead of one long segment running alone.
+        for segment in sorted(segments, key=lambda s: len(s.text), reverse=True):
             queue.put_nowait(segment)
         workers = [
             asyncio.create_task(self._worker(queue, on_done), name=f"session-{i}")

@@ -8,7 +8,7 @@ would have had to be spoken implausibly fast.
 from __future__ import annotations
 
 from narrator.audio.mp3 import FrameReader
-from narrator.protocol.events import AudioChunk, Final
+from narrator.protocol.events import AudioChunk, Chunks, letters_and_digits
 
 # Speech runs about 12 non-space characters a second at normal pace; more than
 # 30 a second (at speed 1) means words are missing, not fast.
@@ -16,17 +16,17 @@ MAX_CHARS_PER_SECOND = 30.0
 MIN_COVERAGE = 0.9
 
 
-def shortfall(text: str, chunks: list[AudioChunk | Final], *, speed: float = 1.0) -> str | None:
+def shortfall(text: str, chunks: Chunks, *, speed: float = 1.0) -> str | None:
     """Why this audio looks truncated, or None when it looks whole."""
     audio = [c for c in chunks if isinstance(c, AudioChunk)]
-    expected = sum(1 for c in text if not c.isspace())
+    expected = letters_and_digits(text)  # a service may leave the rest out of its alignment
     if not expected:
         return None
     alignments = [c.alignment for c in audio if c.alignment is not None]
     if audio and len(alignments) == len(audio):
-        covered = sum(1 for alignment in alignments for ch in alignment.chars if not ch.isspace())
+        covered = sum(letters_and_digits(alignment.chars) for alignment in alignments)
         if covered < MIN_COVERAGE * expected:
-            return f"the alignment covers {covered} of {expected} characters"
+            return f"the alignment covers {covered} of {expected} letters and digits"
     reader = FrameReader()
     for chunk in audio:
         reader.feed(chunk.audio)

@@ -1,8 +1,10 @@
-"""The ElevenLabs `stream-input` protocol, client side, without I/O.
+"""The ElevenLabs WebSocket protocols (`stream-input` and its multi-context
+form, `multi-stream-input`), client side, without I/O.
 
-What to send for a segment, and what a received frame means: audio with its
-alignment, the final message, or an error classified by kind. The session
-layer only moves these strings over a socket.
+The settings and their documented bounds, the URL, the messages, and what a
+received frame means: audio with its alignment, a final message, or an
+error classified by its code. How a segment travels over either endpoint is
+in `elevenlabs_dialect`; the session layer only moves these strings.
 """
 
 from __future__ import annotations
@@ -17,12 +19,9 @@ from urllib.parse import urlencode
 from narrator import problems
 from narrator.errors import ErrorKind, ServiceError
 from narrator.protocol import frames
-from narrator.protocol.events import Alignment, AudioChunk, Dialect, Event, Final
+from narrator.protocol.events import Alignment, AudioChunk, Event, Final
 
-__all__ = [
-    "Alignment", "AudioChunk", "ElevenLabsDialect", "Final", "StreamSettings", "VoiceSettings", "dialect",
-    "parse_frame", "validate",
-]
+__all__ = ["Alignment", "AudioChunk", "Final", "StreamSettings", "VoiceSettings", "parse_frame", "validate"]
 
 DEFAULT_ENDPOINT = "wss://api.elevenlabs.io"
 # Data residency: the same API, served and stored in one region.
@@ -140,7 +139,15 @@ def _id_problem(option: str, value: str | None) -> str | None:
     return f"{option} {value!r} is not an id: use {_ID_CHARS}"
 
 
-def stream_url(endpoint: str, settings: StreamSettings) -> str:
+STREAM_INPUT = "stream-input"
+MULTI_CONTEXT = "multi-context"
+TRANSPORTS = (MULTI_CONTEXT, STREAM_INPUT)
+_PATHS = {STREAM_INPUT: "stream-input", MULTI_CONTEXT: "multi-stream-input"}
+
+
+def stream_url(endpoint: str, settings: StreamSettings, transport: str = STREAM_INPUT) -> str:
+    """The URL of `transport`'s endpoint for these settings. The stream-input
+    URL also names a segment's sound in its key, whichever transport carries it."""
     base = frames.check_endpoint(endpoint, DEFAULT_ENDPOINT)
     # output_format, inactivity_timeout and model_id keep the order they always had: the query is
     # part of each finished segment's key, so work kept by an earlier run is still found.
@@ -154,18 +161,17 @@ def stream_url(endpoint: str, settings: StreamSettings) -> str:
                                 else str(settings.enable_ssml_parsing).lower()),
     }
     query.update((name, value) for name, value in optional.items() if value is not None)
-    return f"{base}/v1/text-to-speech/{settings.voice}/stream-input?{urlencode(query)}"
+    return f"{base}/v1/text-to-speech/{settings.voice}/{_PATHS[transport]}?{urlencode(query)}"
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
     return {"xi-api-key": api_key} if api_key else {}
 
 
-def init_message(settings: StreamSettings) -> str:
-    message: dict[str, Any] = {
-        "text": " ",
-        "generation_config": {"chunk_length_schedule": list(settings.chunk_length_schedule)},
-    }
+def init_message(settings: StreamSettings, context: str | None = None) -> str:
+    """The first message of a stream, or of a context: the settings go only here."""
+    message: dict[str, Any] = {"text": " "} | ({"context_id": context} if context is not None else {})
+    message["generation_config"] = {"chunk_length_schedule": list(settings.chunk_length_schedule)}
     voice_settings = settings.voice_settings.message()
     if voice_settings:
         message["voice_settings"] = voice_settings
@@ -182,26 +188,42 @@ def _locator(dictionary: str, version: str | None) -> dict[str, str]:
     return {"pronunciation_dictionary_id": dictionary} | ({"version_id": version} if version else {})
 
 
-def text_message(text: str, *, flush: bool) -> str:
+def text_message(text: str, *, flush: bool, context: str | None = None) -> str:
     # The service expects each piece to end with a space so words are not glued.
-    return json.dumps({"text": text if text.endswith(" ") else text + " ", "flush": flush})
+    message = {"text": text if text.endswith(" ") else text + " "}
+    return json.dumps(message | ({"context_id": context} if context is not None else {}) | {"flush": flush})
+
+
+def close_context(context: str) -> str:
+    """Finish the context: the rest of its audio, then its isFinal."""
+    return json.dumps({"context_id": context, "close_context": True})
 
 
 KEEPALIVE = json.dumps({"text": " "})
 END_OF_INPUT = json.dumps({"text": ""})
+CLOSE_SOCKET = json.dumps({"close_socket": True})
 
 
 def parse_frame(raw: str | bytes) -> Event:
-    """One server frame: an audio chunk, the final message, or None for a frame
-    with neither (alignment-only keep-alives). Errors are raised, classified."""
+    """One server frame: an audio chunk, a final message (of the stream, or
+    of the context it names), or None for a frame with neither
+    (alignment-only keep-alives). Errors are raised, classified. Both
+    spellings the documentation uses are read (`contextId`/`context_id`,
+    `isFinal`/`is_final`)."""
     data = frames.load(raw)
     if data.get("error") or (data.get("message") and not data.get("audio")):
-        raise classify_error(str(data.get("error") or ""), str(data.get("message") or ""))
+        raise classify_error(data.get("error"), str(data.get("message") or ""))
+    context = _context(data)
     if data.get("audio"):
-        return AudioChunk(frames.audio(data["audio"], raw), _alignment(data.get("alignment")))
-    if data.get("isFinal"):
-        return Final()
+        return AudioChunk(frames.audio(data["audio"], raw), _alignment(data.get("alignment")), context)
+    if data.get("isFinal") is True or data.get("is_final") is True:
+        return Final(context)
     return None
+
+
+def _context(data: dict[str, Any]) -> str | None:
+    value = data.get("contextId", data.get("context_id"))
+    return None if value is None else str(value)
 
 
 def _alignment(value: Any) -> Alignment | None:
@@ -220,13 +242,20 @@ def _alignment(value: Any) -> Alignment | None:
 
 ERRORS = frames.ErrorTable(
     rules=(
-        frames.ErrorRule(ErrorKind.AUTH, words=("invalid_api_key", "invalid api key", "unauthorized",
-                                                "api key")),
-        frames.ErrorRule(ErrorKind.QUOTA, words=("quota",)),
-        frames.ErrorRule(ErrorKind.RATE_LIMIT, words=("too_many_concurrent_requests", "system_busy",
-                                                      "rate limit", "too many")),
-        frames.ErrorRule(ErrorKind.INPUT, words=("invalid", "voice_not_found", "voice_settings", "model",
-                                                 "not found")),
+        # Quota first: its messages may name the API key ("This API key has exceeded its quota").
+        frames.ErrorRule(ErrorKind.QUOTA, codes=frozenset({"quota_exceeded", "insufficient_credits"}),
+                         words=("quota", "credits")),
+        frames.ErrorRule(ErrorKind.RATE_LIMIT,
+                         codes=frozenset({"too_many_concurrent_requests", "system_busy",
+                                          "max_active_conversations", "rate_limit_exceeded"}),
+                         words=("too many", "rate limit", "busy", "simultaneous")),
+        frames.ErrorRule(ErrorKind.AUTH,
+                         codes=frozenset({"invalid_api_key", "missing_api_key", "unauthorized"}),
+                         words=("api key", "unauthorized")),
+        frames.ErrorRule(ErrorKind.INPUT,
+                         codes=frozenset({"invalid_input_message", "voice_not_found", "model_not_found",
+                                          "invalid_voice_settings", "invalid_request"}),
+                         words=("invalid", "voice_settings", "not found")),
     ),
     advice={
         ErrorKind.AUTH: "check ELEVENLABS_API_KEY",
@@ -237,38 +266,8 @@ ERRORS = frames.ErrorTable(
 
 
 def classify_error(code: object, message: str) -> ServiceError:
-    """The service's error code and words as an error kind. Its codes are
-    names (`invalid_api_key`), so they are read with the words. What is not
-    recognised (an inactivity close, "something went wrong") is retried."""
-    name = str(code or "")
-    return ERRORS.error(ERRORS.kind(None, f"{name} {message}"), message or name or "no message")
-
-
-class ElevenLabsDialect(Dialect):
-    """`stream-input` for one voice and its settings."""
-
-    name = "elevenlabs"
-    domain = "elevenlabs.io"
-    keepalive = KEEPALIVE
-    end_of_input = END_OF_INPUT
-    parse_frame = staticmethod(parse_frame)
-    classify_error = staticmethod(classify_error)
-    key_name = "ELEVENLABS_API_KEY"
-    settings_hint = "--endpoint, --voice and --model"
-
-    def __init__(self, endpoint: str, settings: StreamSettings, api_key: str | None):
-        super().__init__(stream_url(endpoint, settings), auth_headers(api_key), (init_message(settings),))
-        self.keepalive_every = settings.inactivity_timeout / 2
-
-    def segment_messages(self, text: str) -> list[str]:
-        return [text_message(text, flush=True)]
-
-    def sent_characters(self, text: str) -> int:
-        return len(json.loads(text_message(text, flush=True))["text"])
-
-    def finals(self, text: str) -> int:
-        return 0  # a flush has no end marker: the alignment covering the text ends a segment
-
-
-def dialect(endpoint: str, settings: StreamSettings, api_key: str | None) -> ElevenLabsDialect:
-    return ElevenLabsDialect(endpoint, settings, api_key)
+    """The service's error code (`quota_exceeded`, `invalid_api_key`, ...)
+    decides; its words only when it sent no code this table knows. What is
+    not recognised (an inactivity close, "something went wrong") is retried."""
+    name = code if isinstance(code, str) and ERRORS.knows(code) else None
+    return ERRORS.error(ERRORS.kind(name, message), message or str(code or "") or "no message")

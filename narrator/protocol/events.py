@@ -1,9 +1,12 @@
 """What every service's codec speaks to the session: the events a frame
-means, and the `Dialect` a session needs to drive one service.
+means, the `Exchange` that is one segment's conversation, and the
+`Dialect` a session needs to drive one service.
 
 A session knows nothing of any one service: it sends the dialect's opening
-messages, the messages for a segment, a keep-alive while idle, and turns
-each received frame into an event with the dialect's parser.
+messages, runs each segment's exchange (what to send first, what to send
+in reply to an event or to a quiet spell, when the segment is done), sends
+a keep-alive while idle, and turns each received frame into an event with
+the dialect's parser.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from narrator.errors import ServiceError
+from narrator.errors import ErrorKind, ServiceError
 from narrator.protocol import frames
 
 
@@ -30,18 +35,58 @@ class Alignment:
 class AudioChunk:
     audio: bytes
     alignment: Alignment | None
+    context: str | None = None  # the multi-context stream it belongs to
 
 
 @dataclass(frozen=True)
 class Final:
-    """No more audio follows for what was sent: the end of a stream, or
-    (Sarvam's completion event) the end of a flush. Among a segment's
-    chunks it marks where one flushed paragraph's audio ends."""
+    """No more audio follows for what was sent: the end of a stream or of a
+    context, or (Sarvam's completion event) the end of a flush. Among a
+    segment's chunks it marks where one flushed paragraph's audio ends."""
+
+    context: str | None = None
 
 
 # What one received frame means; None: nothing for the session (a keep-alive, an
 # alignment-only frame, an event it does not use).
 Event = AudioChunk | Final | None
+
+
+Chunks = list[AudioChunk | Final]
+
+
+def letters_and_digits(chars: Iterable[str]) -> int:
+    """Code points that are letters, digits or combining marks: what every
+    service speaks and aligns, whatever it does with spaces, punctuation,
+    symbols, emoji, format characters and markup."""
+    return sum(1 for string in chars for c in string if unicodedata.category(c)[0] in "LNM")
+
+
+class Exchange(abc.ABC):
+    """One segment's conversation with the service, without I/O. The
+    session sends `start()`, feeds it every event of its stream, sends what
+    `receive` and `quiet` return, and stops when `done`."""
+
+    context: str | None = None  # the context its events carry (multi-context), else None
+    # Seconds without an event after which `quiet()` is asked what to send; None: never.
+    quiet_after: float | None = None
+
+    def __init__(self) -> None:
+        self.chunks: Chunks = []
+        self.done = False
+        self.reusable = True  # whether the connection may carry another segment afterwards
+
+    @abc.abstractmethod
+    def start(self) -> list[str]:
+        """The messages that ask for the segment."""
+
+    @abc.abstractmethod
+    def receive(self, event: AudioChunk | Final) -> list[str]:
+        """Take one event of this segment's stream; the messages to send in reply."""
+
+    def quiet(self) -> list[str]:
+        """Nothing came for `quiet_after` seconds: the messages to send."""
+        return []
 
 
 class Dialect(abc.ABC):
@@ -50,11 +95,12 @@ class Dialect(abc.ABC):
 
     name: ClassVar[str]
     domain: ClassVar[str]  # the service's own hosts (its regions among them) all end in this
-    keepalive: ClassVar[str]
-    keepalive_every: float  # seconds of idleness before a keep-alive is sent
-    # Asks the service to finish what it has, send its final message and close;
-    # None where every flush brings a completion event and nothing else is needed.
-    end_of_input: ClassVar[str | None] = None
+    # Sent after `keepalive_every` idle seconds; None: a connection idle that long is
+    # not used again (the service may be closing it), and a new one is opened.
+    keepalive: str | None
+    keepalive_every: float
+    # Segments may share a connection at once, each in its own context (at most this many).
+    max_contexts: int = 1
     # What a refused handshake tells the user to check.
     key_name: ClassVar[str]
     settings_hint: ClassVar[str]
@@ -72,19 +118,14 @@ class Dialect(abc.ABC):
         return f"{type(self).__name__}(url={self.url!r})"
 
     @abc.abstractmethod
-    def segment_messages(self, text: str) -> list[str]:
-        """One segment's text as messages, ending with a flush."""
+    def exchange(self, text: str, context: str | None) -> Exchange:
+        """One segment's conversation; `context` names its context where
+        the dialect has them (`max_contexts` > 1)."""
 
     @abc.abstractmethod
     def sent_characters(self, text: str) -> int:
         """Characters of text a segment's messages carry: what the service
         counts, and so what budgets count."""
-
-    @abc.abstractmethod
-    def finals(self, text: str) -> int:
-        """How many completion events a segment's messages bring (one per
-        flush), or 0 when the service has none and alignment covering the
-        text ends a segment."""
 
     # A frame's meaning and an error's kind are the codec's pure functions, taken as they are.
     @staticmethod
@@ -103,17 +144,31 @@ class Dialect(abc.ABC):
         return frames.close_error(code, reason, lambda said: cls.classify_error(None, said))
 
     @classmethod
-    def classify_handshake(cls, status: int) -> ServiceError:
-        """The error an HTTP status refusing the WebSocket handshake means."""
+    def classify_handshake(cls, status: int, body: bytes | None = None) -> ServiceError:
+        """The error a refused WebSocket handshake means: the code in its
+        body (`{"detail": {"status": ...}}`) where the service sent one,
+        else its HTTP status."""
+        code, message = frames.rest_error(body)
+        said = message or f"HTTP {status} at the handshake"
+        by_code = None if code is None else cls.classify_error(code, said)
+        if by_code is not None and by_code.kind is not ErrorKind.TRANSIENT:
+            return by_code
         return frames.handshake_error(status, key_name=cls.key_name, settings_hint=cls.settings_hint)
+
+    def sound(self) -> tuple[str, tuple[str, ...]]:
+        """The URL and opening messages that decide a segment's sound. A
+        dialect whose transports sound alike gives the same for each, so
+        they share finished segments."""
+        return self.url, self.opening
 
     def segment_key(self, text: str) -> str:
         """What decides a segment's sound: who makes it (the service, whatever
         its region; any other host, such as a rehearsal on loopback, is
         itself, whatever its port), the URL's path and query (voice, model,
         format, settings) and the opening messages; never the key."""
-        url = urlsplit(self.url)
+        sound_url, opening = self.sound()
+        url = urlsplit(sound_url)
         host = url.hostname or ""
         maker = self.domain if host == self.domain or host.endswith("." + self.domain) else host
-        basis = json.dumps([self.name, maker, url.path, url.query, self.opening, text])
+        basis = json.dumps([self.name, maker, url.path, url.query, opening, text])
         return hashlib.sha256(basis.encode()).hexdigest()

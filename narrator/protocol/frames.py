@@ -74,6 +74,18 @@ def close_error(code: int | None, reason: str,
                         f"connection closed by the service (code {code}{', ' + reason if reason else ''})")
 
 
+def rest_error(body: bytes | None) -> tuple[str | None, str]:
+    """The code and message of an HTTP error body `{"detail": {"status": CODE,
+    "message": ...}}`; (None, "") for any other body."""
+    try:
+        detail = json.loads(body or b"").get("detail")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None, ""
+    if not isinstance(detail, dict) or not isinstance(detail.get("status"), str):
+        return None, ""
+    return detail["status"], str(detail.get("message") or "")
+
+
 def handshake_error(status: int, *, key_name: str, settings_hint: str) -> ServiceError:
     if status in (401, 403):
         return ServiceError(ErrorKind.AUTH, f"the service refused the connection (HTTP {status}): "
@@ -86,33 +98,42 @@ def handshake_error(status: int, *, key_name: str, settings_hint: str) -> Servic
                         f"the service rejected the connection (HTTP {status}): check {settings_hint}")
 
 
+Code = int | str  # a service's error code: a status number (Sarvam) or a name (ElevenLabs)
+NO_CODE: frozenset[Code | None] = frozenset({None})
+
+
 @dataclass(frozen=True)
 class ErrorRule:
     """One row of a service's error table: the codes that mean `kind`
-    whatever the words say, and the words that mean it when the code does
-    not decide (only under `word_codes`, when given)."""
+    whatever the words say, and the words that mean it where the code does
+    not decide: by default only when no code came (`word_codes`)."""
 
     kind: ErrorKind
-    codes: frozenset[int] = frozenset()
+    codes: frozenset[Code] = frozenset()
     words: tuple[str, ...] = ()
-    word_codes: frozenset[int | None] | None = None
+    word_codes: frozenset[Code | None] = NO_CODE
 
 
 @dataclass(frozen=True)
 class ErrorTable:
-    """How one service's error frames become error kinds: its rules, tried
-    in order (what none matches is transient, and retried), and the advice
-    added to each kind's message."""
+    """How one service's errors become error kinds: its rules, tried in
+    order (what none matches is transient, and retried), and the advice
+    added to each kind's message. Codes decide; words only help, because a
+    service's wording changes by account and release while its codes stay
+    (a quota message may well name the API key)."""
 
     rules: tuple[ErrorRule, ...]
     advice: dict[ErrorKind, str]
 
-    def kind(self, code: int | None, said: str) -> ErrorKind:
+    def knows(self, code: object) -> bool:
+        return any(code in rule.codes or code in rule.word_codes for rule in self.rules if code is not None)
+
+    def kind(self, code: Code | None, said: str) -> ErrorKind:
         said = said.lower()
         for rule in self.rules:
-            if code in rule.codes:
+            if code is not None and code in rule.codes:
                 return rule.kind
-            if any(w in said for w in rule.words) and (rule.word_codes is None or code in rule.word_codes):
+            if code in rule.word_codes and any(w in said for w in rule.words):
                 return rule.kind
         return ErrorKind.TRANSIENT
 

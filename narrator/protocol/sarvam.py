@@ -2,8 +2,9 @@
 
 A config message opens the connection; a segment is sent as text messages
 of at most 2,500 characters each and a flush, and the service answers with
-base64 MP3 (no timings) and, as the URL asks, a completion event once the
-flush's audio is complete. The session layer only moves these strings.
+base64 MP3 (no timings) and, as the URL asks, a completion event once
+speech generation ends. A segment goes one paragraph and one flush at a
+time (`FlushExchange`). The session layer only moves these strings.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import regex
 from narrator import problems
 from narrator.errors import ErrorKind, ServiceError
 from narrator.protocol import frames
-from narrator.protocol.events import AudioChunk, Dialect, Event, Final
+from narrator.protocol.events import AudioChunk, Dialect, Event, Exchange, Final
 from narrator.text.sentences import SENTENCE_END
 
 DEFAULT_ENDPOINT = "wss://api.sarvam.ai"
@@ -193,14 +194,36 @@ def paragraphs(text: str) -> list[str]:
     return [p for p in text.split(PARAGRAPH_BREAK) if p.strip()]
 
 
-def segment_messages(text: str) -> list[str]:
-    """Each paragraph is flushed on its own: its completion event then marks
-    where its audio ends, so captions estimated without timings stay inside
-    the right paragraph."""
-    messages = []
-    for paragraph in paragraphs(text):
-        messages += [text_message(piece) for piece in split_text(paragraph)] + [FLUSH]
-    return messages
+def paragraph_messages(paragraph: str) -> list[str]:
+    return [text_message(piece) for piece in split_text(paragraph)] + [FLUSH]
+
+
+class FlushExchange(Exchange):
+    """A segment one paragraph at a time: each paragraph's text and a flush,
+    the next only once the completion event of the last one came.
+
+    The documentation promises a completion event when speech generation
+    ends, not one per flush: with one flush outstanding, the event can only
+    be its own, however the service groups them. Each event then marks
+    where its paragraph's audio ends, so captions estimated without timings
+    stay inside the right paragraph."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._paragraphs = paragraphs(text)
+        self.done = not self._paragraphs
+
+    def start(self) -> list[str]:
+        return paragraph_messages(self._paragraphs.pop(0)) if self._paragraphs else []
+
+    def receive(self, event: AudioChunk | Final) -> list[str]:
+        self.chunks.append(event)
+        if not isinstance(event, Final):
+            return []
+        if self._paragraphs:
+            return paragraph_messages(self._paragraphs.pop(0))
+        self.done = True
+        return []
 
 
 def sent_characters(text: str) -> int:
@@ -226,15 +249,15 @@ def parse_frame(raw: str | bytes) -> Event:
 
 ERRORS = frames.ErrorTable(
     rules=(
+        # A 429 is a quota error when its words say so, else too many requests at once.
+        frames.ErrorRule(ErrorKind.QUOTA, codes=frozenset({402}), words=("quota", "credit"),
+                         word_codes=frozenset({429, None})),
         frames.ErrorRule(ErrorKind.AUTH, codes=frozenset({401, 403}),
                          words=("api key", "subscription key", "subscription-key", "unauthorized",
                                 "invalid credentials")),
-        # Quota words under a 4xx other than 429 describe a bad request, not an empty account.
-        frames.ErrorRule(ErrorKind.QUOTA, words=("quota", "credit", "insufficient"),
-                         word_codes=frozenset({429, None})),
         frames.ErrorRule(ErrorKind.RATE_LIMIT, codes=frozenset({429}),
                          words=("rate limit", "rate_limit", "too many")),
-        frames.ErrorRule(ErrorKind.INPUT, codes=frozenset({400, 422})),
+        frames.ErrorRule(ErrorKind.INPUT, codes=frozenset({400, 404, 413, 422})),
     ),
     advice={
         ErrorKind.AUTH: "check SARVAM_API_KEY",
@@ -245,8 +268,9 @@ ERRORS = frames.ErrorTable(
 
 
 def classify_error(code: object, message: str) -> ServiceError:
-    """The service's error code and words as an error kind. What is not
-    recognised (a 5xx, no code) is retried."""
+    """The service's numeric code decides; its words only where no code
+    came (or a 429, quota or too many at once). What is not recognised (a
+    5xx) is retried."""
     status = _status(code)
     said = (message or "no message") + (f" (code {status})" if status is not None else "")
     return ERRORS.error(ERRORS.kind(status, message), said)
@@ -276,14 +300,11 @@ class SarvamDialect(Dialect):
         validate(settings)
         super().__init__(stream_url(endpoint, settings), auth_headers(api_key), (config_message(settings),))
 
-    def segment_messages(self, text: str) -> list[str]:
-        return segment_messages(text)
+    def exchange(self, text: str, context: str | None) -> Exchange:
+        return FlushExchange(text)
 
     def sent_characters(self, text: str) -> int:
         return sent_characters(text)
-
-    def finals(self, text: str) -> int:
-        return len(paragraphs(text))  # the URL asks for a completion event after every flush
 
 
 def dialect(endpoint: str, settings: SarvamSettings, api_key: str | None) -> SarvamDialect:

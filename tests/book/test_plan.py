@@ -3,7 +3,7 @@ budgets, reports, estimates and quota checks."""
 
 from __future__ import annotations
 
-from narrator.protocol import elevenlabs, sarvam
+from narrator.protocol import elevenlabs, elevenlabs_dialect, sarvam
 from narrator.runner import plan_book
 from narrator.settings import NarrateOptions
 from tests.helpers import generated_book
@@ -13,7 +13,7 @@ BOOK = generated_book(40, chapters=2, seed=9)
 
 def test_elevenlabs_counts_the_space_that_ends_each_segments_message(tmp_path):
     planned = plan_book(BOOK, NarrateOptions(tmp_path, provider="elevenlabs"))
-    dialect = elevenlabs.ElevenLabsDialect("wss://api.elevenlabs.io", elevenlabs.StreamSettings(), None)
+    dialect = elevenlabs_dialect.dialect("wss://api.elevenlabs.io", elevenlabs.StreamSettings(), None)
     assert planned.sent == [dialect.sent_characters(s.text) for s in planned.segments]
     assert planned.sent == [len(s.text) + 1 for s in planned.segments]
     assert planned.characters == sum(planned.sent)

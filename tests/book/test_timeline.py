@@ -129,3 +129,27 @@ def test_completion_marks_keep_each_paragraphs_words_inside_its_own_audio():
     first, second = audio.words[:2], audio.words[2:]
     assert all(w.start < split for w in first) and all(split <= w.start for w in second)
     assert second[0].start == split and audio.words[-1].end <= audio.duration_ms
+
+
+def test_characters_the_alignment_left_out_shift_no_word_and_skipped_words_sit_between_neighbours():
+    text = "Co\u00adoperate now \u00a92024 \u2192 \U0001f389 then\u2122 done."
+    kept = "".join(c for c in text if c.isalnum() or c in " .")  # what the service aligned
+    audio = segment_audio([text], [AudioChunk(silence_mp3(3.0), aligned(kept, 100))])
+    words = {w.text: w for w in audio.words}
+    assert words["Co\u00adoperate"].start == 0
+    assert words["now"].start == 100 * kept.index("now")
+    assert words["\u00a92024"].start == 100 * kept.index("2024")  # partly covered: its own digits' time
+    assert words["then\u2122"].start == 100 * kept.index("then")
+    assert words["done."].start == 100 * kept.index("done")
+    # Wholly left out: between "2024" and "then", in order, never outside them.
+    arrow, party = words["\u2192"], words["\U0001f389"]
+    assert words["\u00a92024"].end <= arrow.start <= arrow.end <= party.start <= party.end \
+        <= words["then\u2122"].start
+    assert audio.interpolated == 2 and not audio.estimated
+    assert all(0 <= w.start <= w.end <= audio.duration_ms for w in audio.words)
+
+
+def test_a_left_out_word_at_the_end_stays_inside_the_segments_audio():
+    audio = segment_audio(["Thanks \U0001f44d"], [AudioChunk(silence_mp3(1.0), aligned("Thanks ", 50))])
+    last = audio.words[-1]
+    assert audio.interpolated == 1 and audio.words[0].end <= last.start <= last.end <= audio.duration_ms

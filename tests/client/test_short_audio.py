@@ -43,3 +43,10 @@ def test_a_faster_speed_is_allowed_for_but_not_without_limit():
 def test_no_audio_at_all_is_short():
     assert shortfall(TEXT, []) is not None
     assert shortfall("   ", []) is None
+
+
+def test_an_alignment_that_leaves_out_symbols_and_format_characters_is_not_short():
+    # One symbol or mark a word: over a tenth of the non-space characters, none of them letters.
+    marked = " ".join(f"\u00ad{word}\u2122\u200b" for word in TEXT.split())
+    whole = chunk(TEXT, aligned=True)  # the alignment of the words alone, as such a service sends it
+    assert shortfall(marked, [whole]) is None

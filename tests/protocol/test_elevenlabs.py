@@ -8,6 +8,7 @@ import pytest
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError, is_retryable
 from narrator.protocol import elevenlabs as codec
+from narrator.protocol.elevenlabs_dialect import ContextExchange, CoverageExchange, ElevenLabsDialect, dialect
 
 
 def test_url_carries_voice_model_format_and_timeout():
@@ -133,6 +134,16 @@ def test_garbled_frames_are_protocol_errors_and_retried(raw):
     ("too_many_concurrent_requests", "", ErrorKind.RATE_LIMIT),
     ("invalid_input_message", "Invalid message", ErrorKind.INPUT),
     ("", "We are sorry, something went wrong. You are not charged for this request.", ErrorKind.TRANSIENT),
+    # The code decides: a quota message may name the key, an auth message may mention quota.
+    ("quota_exceeded", "This API key has exceeded its quota of 10000 credits.", ErrorKind.QUOTA),
+    (None, "This API key has exceeded its quota.", ErrorKind.QUOTA),
+    ("invalid_api_key", "A key without quota", ErrorKind.AUTH),
+    ("max_active_conversations", "Maximum simultaneous contexts per WebSocket connection exceeded (5).",
+     ErrorKind.RATE_LIMIT),
+    ("voice_not_found", "A voice with the voice_id x was not found.", ErrorKind.INPUT),
+    # A code this table does not know leaves the words to decide.
+    ("some_new_code", "Invalid API key", ErrorKind.AUTH),
+    ("some_new_code", "hiccup", ErrorKind.TRANSIENT),
 ])
 def test_error_frames_are_classified(error, message, kind):
     with pytest.raises(ServiceError) as caught:
@@ -141,20 +152,95 @@ def test_error_frames_are_classified(error, message, kind):
 
 
 def test_auth_and_quota_stop_while_drops_retry():
-    auth = codec.ElevenLabsDialect.classify_close(1008, "Invalid API key")
+    auth = ElevenLabsDialect.classify_close(1008, "Invalid API key")
     assert auth.kind is ErrorKind.AUTH and not is_retryable(auth) and auth.exit_code == 6
-    assert codec.ElevenLabsDialect.classify_close(1011, "internal").kind is ErrorKind.TRANSIENT
-    assert codec.ElevenLabsDialect.classify_close(None, "").kind is ErrorKind.TRANSIENT
-    assert codec.ElevenLabsDialect.classify_close(1009, "").kind is ErrorKind.PROTOCOL
+    assert ElevenLabsDialect.classify_close(1011, "internal").kind is ErrorKind.TRANSIENT
+    assert ElevenLabsDialect.classify_close(None, "").kind is ErrorKind.TRANSIENT
+    assert ElevenLabsDialect.classify_close(1009, "").kind is ErrorKind.PROTOCOL
     idle = "Have not received a new text input within the timeout"
-    assert codec.ElevenLabsDialect.classify_close(1008, idle).kind is ErrorKind.TRANSIENT
+    assert ElevenLabsDialect.classify_close(1008, idle).kind is ErrorKind.TRANSIENT
 
 
 @pytest.mark.parametrize("status, kind", [(401, ErrorKind.AUTH), (403, ErrorKind.AUTH),
                                           (429, ErrorKind.RATE_LIMIT), (503, ErrorKind.TRANSIENT),
                                           (404, ErrorKind.INPUT)])
 def test_handshake_statuses(status, kind):
-    assert codec.ElevenLabsDialect.classify_handshake(status).kind is kind
+    assert ElevenLabsDialect.classify_handshake(status).kind is kind
+
+
+def test_a_refused_handshakes_code_outranks_its_status():
+    body = b'{"detail": {"status": "quota_exceeded", "message": "This API key has exceeded its quota"}}'
+    refused = ElevenLabsDialect.classify_handshake(401, body)
+    assert refused.kind is ErrorKind.QUOTA and refused.exit_code == 7
+    assert ElevenLabsDialect.classify_handshake(429, b"not json").kind is ErrorKind.RATE_LIMIT
+
+
+def test_frames_of_a_context_in_both_spellings():
+    audio = base64.b64encode(b"\xff\xfbxyz").decode()
+    assert codec.parse_frame(json.dumps({"audio": audio, "contextId": "c1"})).context == "c1"
+    assert codec.parse_frame(json.dumps({"audio": audio, "context_id": "c2"})).context == "c2"
+    assert codec.parse_frame('{"isFinal": true, "contextId": "c1"}') == codec.Final("c1")
+    assert codec.parse_frame('{"is_final": true, "context_id": "c2"}') == codec.Final("c2")
+    assert codec.parse_frame('{"is_final": false, "contextId": "c2"}') is None
+
+
+def test_a_segment_in_its_own_context_ends_at_that_contexts_final_only():
+    settings = codec.StreamSettings(voice_settings=codec.VoiceSettings(speed=1.1))
+    exchange = ContextExchange(settings, "Hello there.", "7")
+    opening, text, close = (json.loads(m) for m in exchange.start())
+    assert opening["context_id"] == "7" and opening["text"] == " "
+    assert opening["voice_settings"] == {"speed": 1.1}
+    assert text == {"text": "Hello there. ", "context_id": "7", "flush": True}
+    assert close == {"context_id": "7", "close_context": True}
+    chunk = codec.AudioChunk(b"\xff\xfb", None, "7")
+    assert exchange.receive(chunk) == [] and not exchange.done
+    assert exchange.receive(codec.Final("7")) == [] and exchange.done and exchange.reusable
+    assert exchange.chunks == [chunk]
+
+
+def aligned(chars):
+    return codec.AudioChunk(b"\xff\xfb", codec.Alignment(tuple(chars), (0,) * len(chars), (1,) * len(chars)))
+
+
+def test_on_stream_input_letters_and_digits_covered_end_a_segment_whatever_else_is_left_out():
+    text = "Co\u00adoperate \u00a9 2024\u2122 \u2192 \U0001f389 done."
+    exchange = CoverageExchange(text, ssml=False)
+    assert json.loads(exchange.start()[0])["flush"] is True
+    exchange.receive(aligned("Cooperate 20"))
+    assert not exchange.done
+    exchange.receive(aligned("24 done"))  # the symbols, emoji, soft hyphen and full stop left out
+    assert exchange.done and exchange.reusable
+
+
+def test_on_stream_input_a_quiet_spell_after_audio_ends_the_input_and_the_final_ends_the_segment():
+    exchange = CoverageExchange("<break time='1s'/> Words the tag never speaks.", ssml=False)
+    assert exchange.quiet() == []  # no audio yet: the service may only be slow
+    exchange.receive(aligned("Words the tag never speaks"))
+    assert not exchange.done
+    assert exchange.quiet() == [codec.END_OF_INPUT] and not exchange.reusable and exchange.quiet_after is None
+    exchange.receive(codec.Final())
+    assert exchange.done
+    with_ssml = CoverageExchange("<break time='1s'/> Words the tag never speaks.", ssml=True)
+    with_ssml.receive(aligned("Words the tag never speaks"))
+    assert with_ssml.done  # with SSML parsing, tags are not text to align
+
+
+def test_on_stream_input_audio_without_alignment_ends_the_input_at_once():
+    exchange = CoverageExchange("Hello.", ssml=False)
+    assert exchange.receive(codec.AudioChunk(b"\xff\xfb", None)) == [codec.END_OF_INPUT]
+    assert exchange.receive(aligned("Hello")) == [] and not exchange.done  # only the final ends it now
+    exchange.receive(codec.Final())
+    assert exchange.done and not exchange.reusable
+
+
+def test_both_transports_make_the_same_sound_and_share_finished_segments():
+    settings = codec.StreamSettings(model="m")
+    multi = dialect("wss://api.elevenlabs.io", settings, "k")
+    single = dialect("wss://api.elevenlabs.io", settings, "k", codec.STREAM_INPUT)
+    assert "/multi-stream-input?" in multi.url and "/stream-input?" in single.url
+    assert "sync_alignment=true" in multi.url and multi.opening == () and multi.max_contexts == 5
+    assert multi.segment_key("Text.") == single.segment_key("Text.")
+    assert multi.keepalive is None and single.keepalive == codec.KEEPALIVE
 
 
 def voice(**values):

@@ -15,6 +15,7 @@ from narrator.errors import ConfigError, ErrorKind, ServiceError
 from narrator.protocol import sarvam
 from narrator.protocol.events import AudioChunk, Final
 from narrator.protocol.sarvam import (
+    FlushExchange,
     SarvamDialect,
     SarvamSettings,
     classify_error,
@@ -86,27 +87,37 @@ def test_config_message_sends_every_setting_with_the_documented_names():
     assert json.loads(sarvam.PING) == {"type": "ping"} and json.loads(sarvam.FLUSH) == {"type": "flush"}
 
 
-def test_a_segment_is_its_pieces_then_a_flush():
+def kinds(messages):
+    return [json.loads(m)["type"] for m in messages]
+
+
+def test_a_paragraph_is_its_pieces_then_a_flush():
     text = "A sentence that ends. " * 50
-    messages = [json.loads(m) for m in sarvam.segment_messages(text)]
+    messages = [json.loads(m) for m in FlushExchange(text).start()]
     assert messages[-1] == {"type": "flush"}
     pieces = [m["data"]["text"] for m in messages[:-1]]
     assert all(m["type"] == "text" for m in messages[:-1]) and len(pieces) == 3
     assert "".join(pieces) == text.strip() and all(len(p) <= 500 for p in pieces)
-    assert sarvam.segment_messages("   ") == []
+    blank = FlushExchange("   ")
+    assert blank.done and blank.start() == []
 
 
-def test_each_paragraph_is_flushed_on_its_own_so_its_audio_end_is_marked():
-    messages = sarvam.segment_messages("First paragraph.\n\nSecond one.\n\nThird.")
-    kinds = [json.loads(m)["type"] for m in messages]
-    assert kinds == ["text", "flush", "text", "flush", "text", "flush"]
-    assert sarvam.dialect("ws://x", sarvam.SarvamSettings(), None).finals("a.\n\nb.\n\nc.") == 3
+def test_one_flush_is_outstanding_and_each_completion_event_sends_the_next_paragraph():
+    exchange = FlushExchange("First paragraph.\n\nSecond one.\n\nThird.")
+    assert kinds(exchange.start()) == ["text", "flush"]
+    audio = AudioChunk(b"\xff\xfb", None)
+    assert exchange.receive(audio) == [] and not exchange.done
+    assert [json.loads(m)["data"]["text"] for m in exchange.receive(Final())[:-1]] == ["Second one."]
+    assert kinds(exchange.receive(Final())) == ["text", "flush"] and not exchange.done
+    assert exchange.receive(Final()) == [] and exchange.done
+    # Each event marks where its paragraph's audio ends, for captions estimated without timings.
+    assert exchange.chunks == [audio, Final(), Final(), Final()]
 
 
 def test_the_dialect():
     dialect = sarvam.dialect("ws://127.0.0.1:9", SarvamSettings(), "secret-key")
-    assert dialect.name == "sarvam" and dialect.finals("One.\n\nTwo.") == 2 \
-        and dialect.keepalive == sarvam.PING
+    assert dialect.name == "sarvam" and isinstance(dialect.exchange("One.\n\nTwo.", None), FlushExchange) \
+        and dialect.keepalive == sarvam.PING and dialect.max_contexts == 1
     assert dialect.keepalive_every == 20 and dialect.opening == (sarvam.config_message(SarvamSettings()),)
     assert dialect.headers == {"api-subscription-key": "secret-key"} and "secret-key" not in repr(dialect)
     with pytest.raises(ConfigError, match="^pace"):
@@ -250,12 +261,16 @@ def test_the_preview_of_a_bad_frame_is_short():
     (401, "Unauthorized", ErrorKind.AUTH),
     (403, "Forbidden", ErrorKind.AUTH),
     (None, "Invalid API key", ErrorKind.AUTH),
-    (400, "Invalid API subscription key", ErrorKind.AUTH),
+    (400, "Invalid API subscription key", ErrorKind.INPUT),  # the code decides, whatever the words say
+    (429, "This API key has exceeded its quota", ErrorKind.QUOTA),
+    (None, "This API subscription key has exceeded its quota", ErrorKind.QUOTA),
+    (401, "quota", ErrorKind.AUTH),
+    (402, "Payment required", ErrorKind.QUOTA),
     (429, "You have exceeded your quota", ErrorKind.QUOTA),
     (429, "Insufficient credits for this request", ErrorKind.QUOTA),
     (None, "quota exhausted", ErrorKind.QUOTA),
     (429, "Too many requests", ErrorKind.RATE_LIMIT),
-    (500, "rate limit reached", ErrorKind.RATE_LIMIT),
+    (500, "rate limit reached", ErrorKind.TRANSIENT),
     ("429", "slow down", ErrorKind.RATE_LIMIT),
     (422, "Input parameters has to be a valid dictionary", ErrorKind.INPUT),
     (400, "text must be 1 to 2500 characters", ErrorKind.INPUT),
