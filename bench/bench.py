@@ -35,6 +35,7 @@ from pathlib import Path
 from harness import (  # bench/ is the script's folder, first on sys.path
     FORMAT,
     NARRATOR,
+    WORD_SECONDS,
     Server,
     measure,
     narrate,
@@ -51,7 +52,8 @@ def throughput(args) -> dict:
     with workdir(args.keep) as tmp:
         tmp = Path(tmp)
         book = tmp / "book.md"
-        characters = write_book(book, args.minutes * 60, seed=args.seed)
+        seconds = args.words * WORD_SECONDS if args.words else args.minutes * 60
+        characters = write_book(book, seconds, seed=args.seed, chapters=args.chapters)
         pretend = ("--ttfb-ms", str(args.ttfb_ms), "--speed", str(args.speed),
                    "--capacity", str(args.capacity))
         usage, figures, stats, _ = narrate_through_server(book, tmp / "out", args.concurrency, *pretend)
@@ -256,6 +258,8 @@ def main(argv: list[str] | None = None) -> None:
 
     t = sub.add_parser("throughput", help="Wall time against a slow cloud stand-in, compared with the ideal.")
     t.add_argument("--minutes", type=float, default=20.0, help="Minutes of audio in the generated book.")
+    t.add_argument("--words", type=int, help="A book of about this many words instead (a note: --words 600).")
+    t.add_argument("--chapters", type=int, help="Chapters in the book (default: one per 20 minutes).")
     t.add_argument("--concurrency", type=int, default=5, help="narrate --concurrency.")
     t.add_argument("--capacity", type=int, default=5, help="serve --capacity: generations at once.")
     t.add_argument("--ttfb-ms", type=int, default=300, help="serve --ttfb-ms.")

@@ -21,6 +21,7 @@ from pathlib import Path
 # espeak-ng (en-us, default rate) speaks this generated prose at about 18.5 characters a
 # second (measured: 17.5-18.5 for it, tests/helpers.py prose and samples/lighthouse.md).
 CHARS_PER_SECOND = 18.5
+WORD_SECONDS = 6.3 / CHARS_PER_SECOND  # the generated prose has 6.3 characters a word, space included
 FORMAT = "mp3_22050_32"
 VOICE = "en-us"
 NARRATOR = [sys.executable, "-m", "narrator"]
@@ -62,11 +63,12 @@ def _sentence(rng: random.Random) -> str:
     return text[0].upper() + text[1:] + rng.choice(".!?...")
 
 
-def write_book(path: Path, audio_seconds: float, *, seed: int = 1) -> int:
+def write_book(path: Path, audio_seconds: float, *, seed: int = 1, chapters: int | None = None) -> int:
     """Stream a Markdown book of about `audio_seconds` of espeak speech to
-    `path`, one paragraph at a time; returns the characters of prose written."""
+    `path`, one paragraph at a time, in `chapters` chapters (default: about
+    one per 20 minutes); returns the characters of prose written."""
     target = int(audio_seconds * CHARS_PER_SECOND)
-    chapters = max(3, min(40, round(audio_seconds / 1200)))  # about one per 20 minutes
+    chapters = chapters or max(3, min(40, round(audio_seconds / 1200)))
     per_chapter = target / chapters
     rng = random.Random(seed)
     written = 0
