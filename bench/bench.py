@@ -37,6 +37,7 @@ from harness import (  # bench/ is the script's folder, first on sys.path
     NARRATOR,
     WORD_SECONDS,
     Server,
+    compile_narrator,
     measure,
     narrate,
     narrate_through_server,
@@ -84,7 +85,9 @@ def print_throughput(r: dict) -> None:
     print(f"wall         {r['wall_seconds']:.2f} s")
     print(f"ideal        {r['ideal_seconds']:.2f} s  "
           f"(generating {r['server']['generating_seconds']:.1f} s / capacity)")
-    verdict = "ok" if r["ratio"] >= 0.9 else "BELOW TARGET 0.9"
+    # A short note cannot keep every slot busy to the end: its few segments are each a big share.
+    target = 0.85 if r["audio_minutes"] < 10 else 0.95
+    verdict = "ok" if r["ratio"] >= target else f"BELOW TARGET {target}"
     print(f"ratio        {r['ratio']:.3f}  ideal/wall  [{verdict}]")
 
 
@@ -289,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # clean up the subprocesses as for Ctrl-C
+    compile_narrator()
     if args.mode == "throughput":
         if args.capacity < 1 or args.speed <= 0:
             parser.error("throughput needs --capacity >= 1 and --speed > 0 to have an ideal")

@@ -162,12 +162,17 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
     """Every segment into the cache: found there, or made through the pool.
     A stop (a fatal service error, failed segments, the budget) raises, saying what is kept."""
     progress = Progress(stem, planned.characters, enabled=options.progress)
+    preparing: list[asyncio.Task[None]] = []
 
     async def on_done(segment: Segment, chunks: Chunks) -> None:
         # Parsing and the fsynced write run in a thread: the other sessions keep streaming meanwhile.
         audio = await asyncio.to_thread(segment_audio, segment.paragraphs, chunks)
         await asyncio.to_thread(cache.put, planned.keys[segment.index], audio, len(segment.text))
         progress.advance(planned.sent[segment.index], audio.duration_ms / 1000)
+        if not preparing and not options.mastered:
+            # The room tone the book will be joined with, made while the service is still busy.
+            preparing.append(asyncio.create_task(
+                asyncio.to_thread(assemble.prepare_room_tone, audio.frames[:4096], options.pauses)))
 
     stopped: NarratorError | None = None
     try:
@@ -188,6 +193,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
                 stopped = error
             finally:
                 spent.characters_sent, spent.retries = pool.stats.characters_sent, pool.stats.retries
+                await asyncio.gather(*preparing, return_exceptions=True)  # joining makes it anew if it failed
     finally:
         progress.close()
     stopped = stopped or _failed_segments(planned, pool.stats, options) or _over_budget(pool.stats)

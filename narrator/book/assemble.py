@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from narrator.audio.mp3 import parse_header
+from narrator.audio.mp3 import FrameHeader, parse_header
 from narrator.audio.silence import silence_frames
 from narrator.audio.tags import ChapterMark, book_tag, chapter_tag
 from narrator.book import layout
@@ -128,6 +128,22 @@ def book_words(entries: BookSegments, chapters: Iterable[ChapterAudio]) -> Itera
         yield from layout.place_words(chapter, entries.words, start * 1000 / chapter.sample_rate)
 
 
+def prepare_room_tone(first_frame: bytes, pauses: Pauses) -> None:
+    """Make the room tone a chapter will need in the format of this frame (a
+    finished segment's first) and keep it: called while the service still
+    generates, so joining the book does not wait for it."""
+    header = parse_header(first_frame)
+    if header is not None:
+        _room_tone(header, pauses)
+
+
+def _room_tone(header: FrameHeader, pauses: Pauses) -> tuple[tuple[bytes, ...], int, int]:
+    """Frames of room tone in `header`'s format, and how many go before and after a chapter."""
+    head = layout.frames_for(pauses.lead_in, header.sample_rate, header.samples)
+    tail = layout.frames_for(pauses.chapter, header.sample_rate, header.samples)
+    return silence_frames(header, max(head, tail)), head, tail
+
+
 def copy_chapter(entries: BookSegments, group: Sequence[Segment], title: str, pauses: Pauses,
                  out: BinaryIO) -> ChapterAudio:
     """Room tone, the segments' frames as the service sent them, room tone."""
@@ -135,9 +151,7 @@ def copy_chapter(entries: BookSegments, group: Sequence[Segment], title: str, pa
     if header is None:
         raise AudioError(f"segment {group[0].index + 1} does not start with an MPEG audio frame: "
                          "run again to make it anew")
-    head = layout.frames_for(pauses.lead_in, header.sample_rate, header.samples)
-    tail = layout.frames_for(pauses.chapter, header.sample_rate, header.samples)
-    silence = silence_frames(header, max(head, tail))
+    silence, head, tail = _room_tone(header, pauses)
     out.write(b"".join(silence[:head]))
     sizes: list[tuple[int, int]] = []
     for segment in group:

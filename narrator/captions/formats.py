@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from typing import TextIO
-
-import pysubs2
+from typing import TYPE_CHECKING, TextIO
 
 from narrator.captions.cues import CAPTION_STYLES, Cue, build_cues
 from narrator.captions.grouping import spoken_words
 from narrator.model import Word
+
+if TYPE_CHECKING:  # pysubs2 is loaded when ASS is written, not at every start
+    import pysubs2
 
 CAPTION_FORMATS = ("srt", "vtt", "ass", "json")
 
@@ -170,6 +171,8 @@ def ass_style() -> pysubs2.SSAStyle:
     Karaoke fills a syllable from SecondaryColour to PrimaryColour when it is
     reached, so words still to come are light grey and spoken ones white.
     """
+    import pysubs2
+
     return pysubs2.SSAStyle(
         fontname="Arial",
         fontsize=60,
@@ -190,6 +193,8 @@ def _ass_header() -> str:
     """Script info and styles, written by pysubs2, ending with the [Events]
     format line. Events are streamed after it: an SSAFile would hold them
     all in memory."""
+    import pysubs2
+
     subs = pysubs2.SSAFile()
     subs.info["PlayResX"], subs.info["PlayResY"] = (str(n) for n in PLAY_RES)
     subs.styles = {"Default": ass_style()}

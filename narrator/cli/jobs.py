@@ -10,10 +10,7 @@ import click
 
 from narrator.book.cache import SegmentCache
 from narrator.cli.options import given_settings, settings_options
-from narrator.jobs.batch import job_status, run_jobs
-from narrator.jobs.estimate import estimate, quota_warning
 from narrator.jobs.jobfile import find_jobs, load_job
-from narrator.jobs.pricing import load_prices
 from narrator.keys import redact
 from narrator.runner import read_and_plan
 from narrator.settings import build_options
@@ -35,6 +32,8 @@ def run_command(targets, report_path, max_characters, prices) -> None:
     """Run JOB.toml files, or every *.toml in a folder, in name order.
 
     Books whose files are up to date are skipped; one line per job says how it went."""
+    from narrator.jobs.batch import run_jobs  # here, not at import: `narrate` does not pay for it
+    from narrator.jobs.pricing import load_prices
     report = run_jobs(list(targets), max_characters=max_characters, prices=load_prices(prices),
                       on_job=lambda job: click.echo(job.line()))
     if report_path:
@@ -46,6 +45,7 @@ def run_command(targets, report_path, max_characters, prices) -> None:
 @click.argument("targets", nargs=-1, required=True, type=click.Path(path_type=Path))
 def status(targets) -> None:
     """Say per job: done, pending, partial (segments finished of all) or failed (why)."""
+    from narrator.jobs.batch import job_status
     cache = SegmentCache()
     for path in find_jobs(*targets):
         click.echo(job_status(path, cache))
@@ -64,6 +64,8 @@ def status(targets) -> None:
 def estimate_command(ctx, target, plan, prices, check_quota, **settings) -> None:
     """Characters to send (after the cache), billed characters and a price, for a
     document (with narrate's options) or for job files (with their own)."""
+    from narrator.jobs.estimate import estimate, quota_warning
+    from narrator.jobs.pricing import load_prices
     prices_table, cache = load_prices(prices), SegmentCache()
     if target.suffix.lower() == ".toml" or target.is_dir():
         given = [p.opts[0] for p in ctx.command.params

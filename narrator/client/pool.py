@@ -31,8 +31,9 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from tenacity import AsyncRetrying, stop_never, wait_random_exponential
 
@@ -71,7 +72,7 @@ class PoolConfig:
     billed_attempts: int = BILLED_ATTEMPTS  # tries that may be billed before a segment is given up
 
 
-OnDone = Callable[[Segment, Chunks], Awaitable[None]]
+OnDone = Callable[[Segment, Chunks], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -121,6 +122,9 @@ class SessionPool:
 
     async def _worker(self, queue: asyncio.Queue, on_done: OnDone) -> None:
         session: Session | None = None
+        # A finished segment is stored while the next one is generated: the service's
+        # slot never waits for the disk. At most one is pending, and its failure stops the worker.
+        storing: asyncio.Task[None] | None = None
         try:
             while not queue.empty() and not self.stats.retries_capped:
                 segment = queue.get_nowait()
@@ -128,17 +132,24 @@ class SessionPool:
                     session, chunks = await self._run_segment(session, segment)
                 except BudgetError:
                     self.stats.over_budget = True
-                    return
+                    break
                 except RetryCapError as capped:
                     self.stats.retries_capped = True
                     self.stats.failed.append((segment, capped.last))
-                    return
+                    break
                 except _GivenUp as given_up:
                     log.warning("segment %d failed: %s", segment.index + 1, given_up.error)
                     self.stats.failed.append((segment, given_up.error))
                     continue
-                await on_done(segment, chunks)
+                if storing is not None:
+                    await storing
+                storing = asyncio.create_task(on_done(segment, chunks))
+            if storing is not None:
+                await storing
         finally:
+            if storing is not None and not storing.done():
+                # Finished work is kept, whatever stopped the worker (an error of its own is raised above).
+                await asyncio.wait([storing])
             if session is not None:
                 await session.close()
 
