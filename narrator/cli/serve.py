@@ -38,8 +38,8 @@ log = logging.getLogger("narrator")
 @click.option("--over-capacity", type=click.Choice(["queue", "refuse"]), default="queue", show_default=True,
               help="Pretend: over --capacity, wait, or refuse with too_many_concurrent_requests as plans do.")
 @click.option("--faults", help="Misbehave on purpose, e.g. drop=0.1,close1011=0.05,http429=0.2,stall=0.05,"
-                               "garbage=0.05,nullalign=0.2,quota=20000,seed=7 "
-                               "(docs/server.md lists every kind).")
+                               "garbage=0.05,nullalign=0.2,skipchars=0.2,coalesce=0.5,split=3,quota=20000,"
+                               "seed=7 (docs/server.md lists every kind).")
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False),
               help="Serve wss:// with this certificate (PEM).")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False),
@@ -47,7 +47,7 @@ log = logging.getLogger("narrator")
 @click.pass_context
 def serve(ctx, host, port, api_key, api_key_file, ttfb_ms, speed, capacity, over_capacity, faults, certfile,
           keyfile) -> None:
-    """Serve ElevenLabs stream-input and Sarvam streaming TTS through the embedded engine.
+    """Serve ElevenLabs multi-stream-input, stream-input and Sarvam streaming TTS through the embedded engine.
 
     Prints `listening on URL` when ready, and one JSON line of statistics on exit."""
     from narrator.server.app import (  # espeak-ng: only for the commands that serve

@@ -20,7 +20,6 @@ import json
 import time
 from http import HTTPStatus
 from ssl import SSLContext
-from types import ModuleType
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -104,7 +103,7 @@ class EmbeddedServer:
         # answered here, and never rolls the handshake fault (it is no handshake).
         if path == SUBSCRIPTION_PATH:
             return self._subscription(connection, request.headers)
-        if not (_elevenlabs(path) or path == SARVAM_PATH):
+        if not (elevenlabs_conversation.route(path) or path == SARVAM_PATH):
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
         # Sarvam judges its key at the handshake (the SDK reports a 401 as invalid
         # credentials); ElevenLabs takes its key in the first message too, so it waits.
@@ -132,22 +131,16 @@ class EmbeddedServer:
         if parts.path == SARVAM_PATH:
             idle = self._sarvam_idle_timeout
             await sarvam_conversation.serve(connection, query, self._conversations, idle=idle)
-        elif route := _elevenlabs(parts.path):  # the handshake let no other path through
-            conversation, voice = route
-            await conversation.serve(
+        elif route := elevenlabs_conversation.route(parts.path):  # the handshake let no other path through
+            voice, endpoint = route
+            asked = await elevenlabs_conversation.judge(
                 connection, voice, query, self._conversations,
                 api_key=self._api_key, header_keys=tuple(request.headers.get_all("xi-api-key")),
             )
-
-
-def _elevenlabs(path: str) -> tuple[ModuleType, str] | None:
-    """The ElevenLabs conversation a path asks for (stream-input or
-    multi-context) and the voice it names; None for any other path."""
-    for conversation in (elevenlabs_conversation, elevenlabs_multi_conversation):
-        voice = conversation.voice_in(path)
-        if voice:
-            return conversation, voice
-    return None
+            multi = endpoint == elevenlabs_conversation.MULTI_CONTEXT
+            conversation = elevenlabs_multi_conversation if multi else elevenlabs_conversation
+            if asked is not None:
+                await conversation.serve(connection, asked, self._conversations)
 
 
 def subscription_body(faults: FaultPlan, now: float) -> dict[str, object]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import dataclass
 from functools import partial
 
 from websockets.asyncio.server import ServerConnection
@@ -22,44 +23,44 @@ from narrator.server.conversation import Conversations, Stream, refuse
 from narrator.server.engine.espeak import Espeak
 from narrator.server.engine.render import Rendered, parse_output_format, render
 
-STREAM_INPUT_PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/stream-input$")
+# Both endpoints: stream-input, and its multi-context form (elevenlabs_multi_conversation).
+ELEVENLABS_PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/(stream-input|multi-stream-input)$")
+MULTI_CONTEXT = "multi-stream-input"
 # The service's own voice ids (20 letters and digits) are served in the default
 # voice, so a client set up for the cloud runs here unchanged.
 CLOUD_VOICE_ID = re.compile(r"^[A-Za-z0-9]{20}$")
 MAX_INACTIVITY = 180
 
 
-def voice_in(path: str) -> str | None:
-    """The voice a stream-input path names; None for any other path."""
-    match = STREAM_INPUT_PATH.match(path)
-    return match.group(1) if match else None
+@dataclass(frozen=True)
+class Asked:
+    """What a connection's URL and handshake ask for, judged."""
+
+    voice: str
+    output_format: str
+    inactivity: float
+    api_key: str | None  # the key the server requires, if any
+    header_keys: tuple[str, ...]  # the handshake's xi-api-key values: they spare a first message its key
 
 
-async def serve(
-    connection: ServerConnection,
-    voice: str,
-    query: dict[str, str],
-    conversations: Conversations,
-    *,
-    api_key: str | None,
-    header_keys: tuple[str, ...],
-) -> None:
-    """Judge what the URL asks for, then converse; `header_keys` are the
-    handshake's xi-api-key values, which spare the first message its key."""
-    judged = await judge(connection, voice, query, conversations)
-    if judged is None:
-        return
-    output_format, inactivity = judged
-    state = StreamInput(required_key=api_key, header_keys=header_keys)
-    stream = StreamInputStream(connection, state, voice=voice, output_format=output_format)
-    await conversations.run(stream, _answer(stream, conversations), inactivity, idle_reason(inactivity))
+def route(path: str) -> tuple[str, str] | None:
+    """The voice and the endpoint (stream-input or multi-stream-input) a path names; None for any other."""
+    match = ELEVENLABS_PATH.match(path)
+    return (match.group(1), match.group(2)) if match else None
 
 
-async def judge(
-    connection: ServerConnection, voice: str, query: dict[str, str], conversations: Conversations
-) -> tuple[str, float] | None:
-    """The output format and inactivity timeout the URL asks for, or None
-    once a bad query or an unknown voice was refused."""
+async def serve(connection: ServerConnection, asked: Asked, conversations: Conversations) -> None:
+    """Converse on stream-input, once `judge` let the URL through."""
+    state = StreamInput(required_key=asked.api_key, header_keys=asked.header_keys)
+    stream = StreamInputStream(connection, state, voice=asked.voice, output_format=asked.output_format)
+    await conversations.run(stream, _answer(stream, conversations), asked.inactivity,
+                            idle_reason(asked.inactivity))
+
+
+async def judge(connection: ServerConnection, voice: str, query: dict[str, str], conversations: Conversations,
+                *, api_key: str | None, header_keys: tuple[str, ...]) -> Asked | None:
+    """What the URL asks for (either endpoint), or None once a bad query or
+    an unknown voice was refused."""
     try:
         output_format = query.get("output_format", "mp3_44100_128")
         parse_output_format(output_format)
@@ -75,7 +76,7 @@ async def judge(
         message = f"A voice with the voice_id {voice} was not found."
         await send_rejection(connection, Reject("voice_not_found", message))
         return None
-    return output_format, inactivity
+    return Asked(voice, output_format, inactivity, api_key, header_keys)
 
 
 def idle_reason(inactivity: float) -> str:

@@ -1,6 +1,6 @@
 """The embedded server's ElevenLabs multi-context conversation (`multi-stream-input`).
 
-The URL is judged as stream-input's is (`elevenlabs_conversation.judge`);
+The URL is judged as stream-input's is (`elevenlabs_conversation.judge`, by the app);
 then the state machine of `protocol.elevenlabs_multi_server` decides. Each
 context id has a lane of its own: its generations go out in order, each
 audio frame naming its context, then its isFinal. Different contexts
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from functools import partial
 
@@ -33,39 +32,19 @@ from narrator.protocol.elevenlabs_multi_server import (
 )
 from narrator.protocol.elevenlabs_server import Reject
 from narrator.server.conversation import Conversations, Lane, Stream, Turns
-from narrator.server.elevenlabs_conversation import audio_frame, idle_reason, judge, send_rejection
+from narrator.server.elevenlabs_conversation import Asked, audio_frame, idle_reason, send_rejection
 from narrator.server.engine.render import render
 
 log = logging.getLogger("narrator.server")
-MULTI_STREAM_INPUT_PATH = re.compile(r"^/v1/text-to-speech/([^/]+)/multi-stream-input$")
 SOON = 0.01  # the shortest wait for a deadline that has come: never a busy loop
 
 
-def voice_in(path: str) -> str | None:
-    """The voice a multi-stream-input path names; None for any other path."""
-    match = MULTI_STREAM_INPUT_PATH.match(path)
-    return match.group(1) if match else None
-
-
-async def serve(
-    connection: ServerConnection,
-    voice: str,
-    query: dict[str, str],
-    conversations: Conversations,
-    *,
-    api_key: str | None,
-    header_keys: tuple[str, ...],
-) -> None:
-    """Judge the URL as stream-input does, then converse; `header_keys` are
-    the handshake's xi-api-key values, which spare each context's first
-    message its key."""
-    judged = await judge(connection, voice, query, conversations)
-    if judged is None:
-        return
-    output_format, inactivity = judged
-    state = MultiStreamInput(required_key=api_key, header_keys=header_keys)
-    stream = MultiStream(connection, state, conversations, voice=voice, output_format=output_format)
-    await conversations.run(stream, stream.answer(), inactivity, idle_reason(inactivity))
+async def serve(connection: ServerConnection, asked: Asked, conversations: Conversations) -> None:
+    """Converse on multi-stream-input, once `judge` let the URL through."""
+    state = MultiStreamInput(required_key=asked.api_key, header_keys=asked.header_keys)
+    stream = MultiStream(connection, state, conversations, voice=asked.voice,
+                         output_format=asked.output_format)
+    await conversations.run(stream, stream.answer(), asked.inactivity, idle_reason(asked.inactivity))
 
 
 class ContextLane(Lane[Action]):
