@@ -80,3 +80,16 @@ def test_query_options_arrive_and_are_accepted(fast_and_slow):
         assert query["apply_text_normalization"] == "on" and query["enable_ssml_parsing"] == "false"
         assert query["inactivity_timeout"] == "30"
         assert check_query(query) is None
+
+
+def test_the_transport_is_judged_before_anything_connects(tmp_path):
+    from narrator.errors import ConfigError
+    from narrator.settings import build_options, service_dialect
+
+    assert "/multi-stream-input?" in service_dialect(NarrateOptions(tmp_path, "elevenlabs")).url
+    single = NarrateOptions(tmp_path, "elevenlabs", transport="stream-input")
+    assert "/stream-input?" in service_dialect(single).url
+    with pytest.raises(ConfigError, match="transport 'tcp' is not one of multi-context, stream-input"):
+        build_options(tmp_path, {"transport": "tcp"}, progress=False, spell=str)
+    with pytest.raises(ConfigError, match="transport"):
+        build_options(tmp_path, {"provider": "sarvam", "transport": "stream-input"}, progress=False, spell=str)

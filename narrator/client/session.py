@@ -82,8 +82,17 @@ class Session:
         return self._connection.state is State.OPEN
 
     async def close(self) -> None:
-        self._stop_tasks()
-        await self._connection.close()
+        """Close cleanly when the session is idle and sound; else drop it. The
+        reader goes on draining frames meanwhile: frames left unread would stop
+        the connection reading, and the service's close frame with them."""
+        if not self.usable:
+            self.abort()
+            return
+        self._keepalive.cancel()
+        try:
+            await self._connection.close()
+        finally:
+            self._reader.cancel()
 
     def abort(self) -> None:
         """Drop the connection at once: its buffered audio must never reach another segment."""
@@ -107,7 +116,8 @@ class Session:
         finally:
             del self._in_flight[exchange.context]
             self._last_active = time.monotonic()
-            self.reusable = self.reusable and exchange.reusable
+            # A segment not done (failed or cancelled) may still have audio coming.
+            self.reusable = self.reusable and exchange.reusable and exchange.done
 
     async def _until_done(self, flight: _InFlight) -> Chunks:
         """Wait for the exchange, answering its quiet spells; a stream with
