@@ -92,4 +92,5 @@ def test_the_transport_is_judged_before_anything_connects(tmp_path):
     with pytest.raises(ConfigError, match="transport 'tcp' is not one of multi-context, stream-input"):
         build_options(tmp_path, {"transport": "tcp"}, progress=False, spell=str)
     with pytest.raises(ConfigError, match="transport"):
-        build_options(tmp_path, {"provider": "sarvam", "transport": "stream-input"}, progress=False, spell=str)
+        build_options(tmp_path, {"provider": "sarvam", "transport": "stream-input"}, progress=False,
+                      spell=str)

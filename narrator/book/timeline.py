@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from difflib import SequenceMatcher
 
 from narrator.audio.mp3 import FrameReader
 from narrator.errors import AudioError
@@ -115,8 +114,9 @@ def _timed(chunk: AudioChunk, start_ms: float, end_ms: float) -> _Span:
         return _Hole(start_ms, end_ms)
     a = chunk.alignment
     durations = a.durations_ms or (0,) * len(a.chars)
+    # An entry may hold several code points (a cluster): each is matched on its own, at the entry's time.
     return [(c, start_ms + s, start_ms + s + d)
-            for c, s, d in zip(a.chars, a.starts_ms, durations) if not c.isspace()]
+            for entry, s, d in zip(a.chars, a.starts_ms, durations) for c in str(entry) if not c.isspace()]
 
 
 def _start_of(items: Sequence[_Span], default: float) -> float:
@@ -176,8 +176,10 @@ def _place(words: Sequence[tuple[str, bool]], spoken: Sequence[_Char], floor: fl
         interpolated += not own or missing > 0
         index += len(text)
     times = _fill(spans, [len(w) for w, _ in words], floor, max(min(total_ms, spoken[-1][2]), floor))
-    timed = [TimedWord(text, max(start, floor), min(max(end, start, floor), total_ms), last)
-             for (text, last), (start, end) in zip(words, times)]
+    timed = []
+    for (text, last), (start, end) in zip(words, times):
+        start = min(max(start, floor), total_ms)
+        timed.append(TimedWord(text, start, min(max(end, start), total_ms), last))
     return timed, interpolated
 
 
@@ -185,19 +187,40 @@ def _matched(ours: str, spoken: Sequence[_Char]) -> list[int | None]:
     """For each of our characters, the spoken character that is it, or None.
     Where audio came without alignment (estimated characters) or the
     service's characters are not ours at all, by position in proportion;
-    else by the longest common runs, so characters it left out are skipped
-    over instead of shifting every word after them."""
+    else by walking both, so characters it left out are skipped over instead
+    of shifting every word after them."""
     theirs = [c for c, _, _ in spoken]
     if theirs == list(ours):
         return list(range(len(ours)))
     if None in theirs or not ours:
         scale = len(spoken) / len(ours) if ours else 1.0
         return [min(int(i * scale), len(spoken) - 1) for i in range(len(ours))]
-    match: list[int | None] = [None] * len(ours)
-    for a, b, size in SequenceMatcher(None, list(ours), theirs, autojunk=False).get_matching_blocks():
-        match[a:a + size] = range(b, b + size)
+    match = _walk(ours, theirs)
     if not any(m is not None for m in match):  # nothing in common: the proportional estimate is better
         return _matched(ours, [(None, s, e) for _, s, e in spoken])
+    return match
+
+
+def _walk(ours: str, theirs: list[str | None], reach: int = 32) -> list[int | None]:
+    """Our characters matched to the service's in one pass, in time linear in
+    the text: where they differ, whichever side's next character turns up
+    sooner on the other within `reach` is taken as left out (ours) or added
+    (theirs, say a normalised number); else both are passed over."""
+    match: list[int | None] = [None] * len(ours)
+    i = j = 0
+    while i < len(ours) and j < len(theirs):
+        if ours[i] == theirs[j]:
+            match[i] = j
+            i, j = i + 1, j + 1
+            continue
+        left_out = ours.find(theirs[j] or "\0", i, i + reach)
+        added = next((k for k in range(j, min(j + reach, len(theirs))) if theirs[k] == ours[i]), -1)
+        if added >= 0 and (left_out < 0 or added - j <= left_out - i):
+            j = added
+        elif left_out >= 0:
+            i = left_out
+        else:
+            i, j = i + 1, j + 1
     return match
 
 

@@ -142,14 +142,15 @@ class SessionPool:
                     self.stats.failed.append((segment, given_up.error))
                     continue
                 if storing is not None:
-                    await storing
+                    await asyncio.shield(storing)  # a cancelled worker must not cancel its store
                 storing = asyncio.create_task(on_done(segment, chunks))
             if storing is not None:
-                await storing
+                await asyncio.shield(storing)
         finally:
-            if storing is not None and not storing.done():
-                # Finished work is kept, whatever stopped the worker (an error of its own is raised above).
-                await asyncio.wait([storing])
+            if storing is not None:
+                await asyncio.wait([storing])  # finished work is kept, whatever stopped the worker
+                if not storing.cancelled():
+                    storing.exception()  # raised above where it mattered; retrieved either way
             if session is not None:
                 await session.close()
 
@@ -193,6 +194,9 @@ class SessionPool:
                         session = await self._connected(session, segment, characters, tries)
                         try:
                             chunks = await session.synthesize(segment.text)
+                        except asyncio.CancelledError:
+                            session.abort()  # the worker holds only the session it had before
+                            raise
                         except ServiceError as error:
                             tries.failed(error, sent=True)
                             self._on_failure(error)

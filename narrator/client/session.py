@@ -33,7 +33,6 @@ class _InFlight:
     exchange: Exchange
     done: asyncio.Future[Chunks]
     last: float = field(default_factory=time.monotonic)  # when its last event came
-    asked_quiet: float | None = None  # the `last` its quiet spell was already answered for
 
 
 class Session:
@@ -120,22 +119,13 @@ class Session:
             self.reusable = self.reusable and exchange.reusable and exchange.done
 
     async def _until_done(self, flight: _InFlight) -> Chunks:
-        """Wait for the exchange, answering its quiet spells; a stream with
-        nothing for the stall timeout is a transient failure."""
+        """Wait for the exchange; a stream with nothing for the stall timeout is a transient failure."""
         while not flight.done.done():
-            # A quiet spell is answered once; then only a new event starts another.
-            quiet = flight.exchange.quiet_after if flight.asked_quiet != flight.last else None
-            limit = self._stall_timeout if quiet is None else min(self._stall_timeout, quiet)
-            await asyncio.wait([flight.done], timeout=max(flight.last + limit - time.monotonic(), 0))
-            if flight.done.done():
-                break
-            idle = time.monotonic() - flight.last
-            if idle >= self._stall_timeout:
+            deadline = flight.last + self._stall_timeout
+            await asyncio.wait([flight.done], timeout=max(deadline - time.monotonic(), 0))
+            if not flight.done.done() and time.monotonic() - flight.last >= self._stall_timeout:
                 raise ServiceError(ErrorKind.TRANSIENT,
                                    f"the stream stalled: nothing for {self._stall_timeout:g} s")
-            if quiet is not None and idle >= quiet:
-                flight.asked_quiet = flight.last
-                await self._send_all(flight.exchange.quiet())
         return flight.done.result()
 
     async def _read(self) -> None:

@@ -4,7 +4,7 @@ means, the `Exchange` that is one segment's conversation, and the
 
 A session knows nothing of any one service: it sends the dialect's opening
 messages, runs each segment's exchange (what to send first, what to send
-in reply to an event or to a quiet spell, when the segment is done), sends
+in reply to an event, when the segment is done), sends
 a keep-alive while idle, and turns each received frame into an event with
 the dialect's parser.
 """
@@ -56,20 +56,18 @@ Chunks = list[AudioChunk | Final]
 
 
 def letters_and_digits(chars: Iterable[str]) -> int:
-    """Code points that are letters, digits or combining marks: what every
-    service speaks and aligns, whatever it does with spaces, punctuation,
-    symbols, emoji, format characters and markup."""
-    return sum(1 for string in chars for c in string if unicodedata.category(c)[0] in "LNM")
+    """Code points that are letters or digits: what every service speaks and
+    aligns, whatever it does with spaces, punctuation, symbols, emoji,
+    variation selectors and other marks, format characters and markup."""
+    return sum(1 for string in chars for c in string if unicodedata.category(c)[0] in "LN")
 
 
 class Exchange(abc.ABC):
     """One segment's conversation with the service, without I/O. The
     session sends `start()`, feeds it every event of its stream, sends what
-    `receive` and `quiet` return, and stops when `done`."""
+    `receive` returns, and stops when `done`."""
 
     context: str | None = None  # the context its events carry (multi-context), else None
-    # Seconds without an event after which `quiet()` is asked what to send; None: never.
-    quiet_after: float | None = None
 
     def __init__(self) -> None:
         self.chunks: Chunks = []
@@ -83,10 +81,6 @@ class Exchange(abc.ABC):
     @abc.abstractmethod
     def receive(self, event: AudioChunk | Final) -> list[str]:
         """Take one event of this segment's stream; the messages to send in reply."""
-
-    def quiet(self) -> list[str]:
-        """Nothing came for `quiet_after` seconds: the messages to send."""
-        return []
 
 
 class Dialect(abc.ABC):

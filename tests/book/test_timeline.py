@@ -153,3 +153,29 @@ def test_a_left_out_word_at_the_end_stays_inside_the_segments_audio():
     audio = segment_audio(["Thanks \U0001f44d"], [AudioChunk(silence_mp3(1.0), aligned("Thanks ", 50))])
     last = audio.words[-1]
     assert audio.interpolated == 1 and audio.words[0].end <= last.start <= last.end <= audio.duration_ms
+
+
+def test_alignment_entries_of_several_code_points_match_our_characters():
+    text = "नमस्ते दुनिया"
+    clusters = ("न", "म", "स्", "ते", " ", "दु", "नि", "या")
+    alignment = Alignment(clusters, tuple(100 * i for i in range(len(clusters))), (100,) * len(clusters))
+    audio = segment_audio([text], [AudioChunk(silence_mp3(1.0), alignment)])
+    assert [w.start for w in audio.words] == [0, 500] and audio.interpolated == 0
+
+
+def test_times_past_the_audio_never_make_a_word_end_before_it_starts():
+    audio = segment_audio(["hello world"], [AudioChunk(silence_mp3(0.5), aligned("hello world", 80))])
+    assert all(0 <= w.start <= w.end <= audio.duration_ms for w in audio.words)
+
+
+def test_a_long_paragraph_with_characters_left_out_keeps_every_word_on_its_own_characters():
+    # About 30,000 characters in one segment (a paragraph is never split): the match is one linear walk.
+    text = " ".join(f"w\u00adord{i % 97}\u2122" for i in range(3000))
+    kept = "".join(c for c in text if c.isalnum() or c == " ")
+    audio = segment_audio([text], [AudioChunk(silence_mp3(2.0), aligned(kept, 1))])
+    starts, at = [], 0
+    for word in kept.split(" "):
+        starts.append(at)
+        at += len(word) + 1
+    assert audio.interpolated == 0
+    assert [w.start for w in audio.words] == [min(s, audio.duration_ms) for s in starts]

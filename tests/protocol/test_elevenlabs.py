@@ -8,7 +8,7 @@ import pytest
 
 from narrator.errors import ConfigError, ErrorKind, ServiceError, is_retryable
 from narrator.protocol import elevenlabs as codec
-from narrator.protocol.elevenlabs_dialect import ContextExchange, CoverageExchange, ElevenLabsDialect, dialect
+from narrator.protocol.elevenlabs_dialect import ContextExchange, ElevenLabsDialect, FenceExchange, dialect
 
 
 def test_url_carries_voice_model_format_and_timeout():
@@ -198,39 +198,15 @@ def test_a_segment_in_its_own_context_ends_at_that_contexts_final_only():
     assert exchange.chunks == [chunk]
 
 
-def aligned(chars):
-    return codec.AudioChunk(b"\xff\xfb", codec.Alignment(tuple(chars), (0,) * len(chars), (1,) * len(chars)))
-
-
-def test_on_stream_input_letters_and_digits_covered_end_a_segment_whatever_else_is_left_out():
-    text = "Co\u00adoperate \u00a9 2024\u2122 \u2192 \U0001f389 done."
-    exchange = CoverageExchange(text, ssml=False)
-    assert json.loads(exchange.start()[0])["flush"] is True
-    exchange.receive(aligned("Cooperate 20"))
-    assert not exchange.done
-    exchange.receive(aligned("24 done"))  # the symbols, emoji, soft hyphen and full stop left out
-    assert exchange.done and exchange.reusable
-
-
-def test_on_stream_input_a_quiet_spell_after_audio_ends_the_input_and_the_final_ends_the_segment():
-    exchange = CoverageExchange("<break time='1s'/> Words the tag never speaks.", ssml=False)
-    assert exchange.quiet() == []  # no audio yet: the service may only be slow
-    exchange.receive(aligned("Words the tag never speaks"))
-    assert not exchange.done
-    assert exchange.quiet() == [codec.END_OF_INPUT] and not exchange.reusable and exchange.quiet_after is None
+def test_on_stream_input_a_segment_ends_its_input_and_its_final_ends_it():
+    exchange = FenceExchange("Well... \"no\" she said (quietly)!!! \u2764\ufe0f")
+    text, end = exchange.start()
+    assert json.loads(text)["flush"] is True and end == codec.END_OF_INPUT and not exchange.reusable
+    chunk = codec.AudioChunk(b"\xff\xfb", codec.Alignment(("W",), (0,), (1,)))
+    exchange.receive(chunk)
+    assert not exchange.done  # however much of the text the alignment covered, only the final ends it
     exchange.receive(codec.Final())
-    assert exchange.done
-    with_ssml = CoverageExchange("<break time='1s'/> Words the tag never speaks.", ssml=True)
-    with_ssml.receive(aligned("Words the tag never speaks"))
-    assert with_ssml.done  # with SSML parsing, tags are not text to align
-
-
-def test_on_stream_input_audio_without_alignment_ends_the_input_at_once():
-    exchange = CoverageExchange("Hello.", ssml=False)
-    assert exchange.receive(codec.AudioChunk(b"\xff\xfb", None)) == [codec.END_OF_INPUT]
-    assert exchange.receive(aligned("Hello")) == [] and not exchange.done  # only the final ends it now
-    exchange.receive(codec.Final())
-    assert exchange.done and not exchange.reusable
+    assert exchange.done and exchange.chunks == [chunk]
 
 
 def test_both_transports_make_the_same_sound_and_share_finished_segments():
@@ -240,7 +216,7 @@ def test_both_transports_make_the_same_sound_and_share_finished_segments():
     assert "/multi-stream-input?" in multi.url and "/stream-input?" in single.url
     assert "sync_alignment=true" in multi.url and multi.opening == () and multi.max_contexts == 5
     assert multi.segment_key("Text.") == single.segment_key("Text.")
-    assert multi.keepalive is None and single.keepalive == codec.KEEPALIVE
+    assert multi.keepalive is None and single.keepalive is None  # nothing stays open between segments
 
 
 def voice(**values):
