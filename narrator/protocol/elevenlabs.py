@@ -235,8 +235,8 @@ def _alignment(value: Any) -> Alignment | None:
         durations = tuple(int(t) for t in value.get("charDurationsMs", value.get("charsDurationsMs", ())))
     except (KeyError, TypeError, ValueError) as exc:
         raise ServiceError(ErrorKind.PROTOCOL, f"malformed alignment: {str(value)[:80]}") from exc
-    if len(starts) != len(chars):
-        raise ServiceError(ErrorKind.PROTOCOL, "alignment with unequal chars and times")
+    if len(starts) != len(chars) or not all(isinstance(c, str) for c in chars):
+        raise ServiceError(ErrorKind.PROTOCOL, "alignment with unequal chars and times, or chars not text")
     return Alignment(chars, starts, durations)
 
 

@@ -119,7 +119,8 @@ def test_final_and_empty_frames():
 
 
 @pytest.mark.parametrize("raw", ["\x00\x9f<html>502", "[1, 2]", '{"audio": "***not base64***"}',
-                                 '{"audio": "AAAA", "alignment": {"chars": ["a"]}}'])
+                                 '{"audio": "AAAA", "alignment": {"chars": ["a"]}}',
+                                 '{"audio": "AAAA", "alignment": {"chars": [7], "charStartTimesMs": [0]}}'])
 def test_garbled_frames_are_protocol_errors_and_retried(raw):
     with pytest.raises(ServiceError) as caught:
         codec.parse_frame(raw)
