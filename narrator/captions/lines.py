@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
-from narrator.text.sentences import CLOSERS, ENDS_SENTENCE
+from narrator.text.sentences import CLOSERS, ends_sentence
 
 _CLAUSE_END = re.compile(rf"[,;:\u2014\u2013][{re.escape(CLOSERS)}]*$")
 
@@ -27,7 +27,7 @@ _T = TypeVar("_T")
 def break_strength(text: str) -> int:
     # A glued unit reads as one word: "close. ”" ends a sentence like "close.”".
     text = text.replace(" ", "")
-    if ENDS_SENTENCE.search(text):
+    if ends_sentence(text):  # "Dr." and "e.g." end nothing
         return SENTENCE
     if _CLAUSE_END.search(text):
         return CLAUSE

@@ -26,7 +26,7 @@ from narrator.protocol.elevenlabs import (
     TEXT_NORMALIZATION,
     VOICE_SETTING_RANGES,
 )
-from narrator.text.sentences import SENTENCE_END
+from narrator.text.sentences import sentence_ends
 
 _SPACE = re.compile(r"\s+")
 _SENTENCE_REACH = 120  # how far past the schedule's size a sentence end is waited for
@@ -171,9 +171,9 @@ class StreamInput:
         size = self._schedule[min(pieces, len(self._schedule) - 1)]
         if len(buffer) < size:
             return None
-        sentence = SENTENCE_END.search(buffer, size - 1)
-        if sentence and sentence.end() <= size + _SENTENCE_REACH:
-            return sentence.end()
+        sentence = next(sentence_ends(buffer, size - 1), None)
+        if sentence is not None and sentence <= size + _SENTENCE_REACH:
+            return sentence
         space = _SPACE.search(buffer, size - 1)
         return space.end() if space else None
 

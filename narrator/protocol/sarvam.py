@@ -20,7 +20,7 @@ from narrator import problems
 from narrator.errors import ErrorKind, ServiceError
 from narrator.protocol import frames
 from narrator.protocol.events import AudioChunk, Dialect, Event, Exchange, Final
-from narrator.text.sentences import SENTENCE_END
+from narrator.text.sentences import sentence_ends
 
 DEFAULT_ENDPOINT = "wss://api.sarvam.ai"
 MODELS = ("bulbul:v2", "bulbul:v3", "bulbul:v4-flash")
@@ -161,7 +161,7 @@ def last_sentence_end(text: str, target: int) -> int | None:
 
 
 def _sentence_ends(text: str, target: int) -> list[int]:
-    return [match.end() for match in SENTENCE_END.finditer(text, 0, target)]
+    return list(sentence_ends(text, 0, target))
 
 
 def _last(candidates: Iterable[int], cuts: set[int]) -> int | None:

@@ -1,9 +1,16 @@
 """Where a sentence ends: one definition for cutting text (the messages sent
-to a service, the embedded server's generations) and for breaking captions."""
+to a service, the embedded server's generations) and for breaking captions.
+
+A stop ends a sentence unless it belongs to its word: a title before a name
+("Dr. Reed", "St. Ives"), a common abbreviation ("e.g.", "i.e.", "a.m.",
+"No. 5"), an initial ("A. Tester"); a decimal point has no space after it;
+an ellipsis followed by a word in lower case trails off inside a sentence.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 # . ! ? and the ellipsis end a sentence before whitespace; the danda, the
 # double danda and the CJK full stops end one even with no space after them.
@@ -15,5 +22,45 @@ CLOSERS = "\"'\u201d\u2019\u00bb\u203a)]}\u300d\u300f\uff09\u3011\u300b\u3009"
 _CLOSING = f"[{re.escape(CLOSERS)}]*"
 # A sentence's end in running text, with the whitespace after it.
 SENTENCE_END = re.compile(rf"[{re.escape(STOPS)}]{_CLOSING}\s+|[{UNSPACED_STOPS}]{_CLOSING}\s*")
-# A word that ends a sentence.
+# A word that ends a sentence (unless `is_abbreviation` says its stop is its own).
 ENDS_SENTENCE = re.compile(rf"[{re.escape(STOPS)}{UNSPACED_STOPS}]{_CLOSING}$")
+
+# Words whose full stop is their own: titles, which a name always follows, and
+# abbreviations that run on inside a sentence far more often than they end one.
+TITLES = frozenset({"mr", "mrs", "ms", "mx", "messrs", "dr", "prof", "st", "mt", "ft", "sr", "jr", "fr",
+                    "rev", "hon", "gen", "col", "capt", "lt", "sgt", "cmdr", "gov", "sen", "rep"})
+ABBREVIATIONS = TITLES | frozenset({"e.g", "i.e", "a.m", "p.m", "vs", "cf", "approx", "ca", "viz"})
+# Their stop is their own before a number only ("No. 5", "Fig. 3"; but "She said no. Then").
+NUMBERING = frozenset({"no", "nos", "vol", "vols", "fig", "figs", "ch", "pp"})
+_OPENERS = "\"'\u201c\u2018\u00ab\u2039([{"
+_WORD_BEFORE = re.compile(r"\S+$")
+
+
+def is_abbreviation(word: str, following: str = "") -> bool:
+    """Whether the full stop ending `word` belongs to it: a known abbreviation
+    ("Dr.", "e.g."), in any case, an initial ("A."), or a numbering word
+    ("No.") when the text `following` it starts with a digit."""
+    if not word.endswith("."):
+        return False
+    stem = word[:-1].lstrip(_OPENERS).lower()
+    initial = len(stem) == 1 and stem.isalpha() and word[-2].isupper()
+    return initial or stem in ABBREVIATIONS or (stem in NUMBERING and following[:1].isdigit())
+
+
+def ends_sentence(word: str) -> bool:
+    """Whether a word ends its sentence: a stop, closers after it, and not an abbreviation's own."""
+    return bool(ENDS_SENTENCE.search(word)) and not is_abbreviation(word)
+
+
+def sentence_ends(text: str, start: int = 0, end: int | None = None) -> Iterator[int]:
+    """Where each sentence in text[start:end] ends (after the whitespace that follows it)."""
+    for match in SENTENCE_END.finditer(text, start, len(text) if end is None else end):
+        word = _WORD_BEFORE.search(text, 0, match.start() + 1)
+        following = text[match.end():match.end() + 1]
+        if word is not None and is_abbreviation(word.group(), following):
+            continue
+        trailing = match.group().rstrip()
+        if (trailing.startswith("\u2026") or text.startswith("...", max(match.start() - 2, 0))) \
+                and following.islower():
+            continue  # an ellipsis that trails off into the same sentence
+        yield match.end()

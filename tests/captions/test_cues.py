@@ -250,3 +250,12 @@ def test_builder_holds_only_a_small_window():
 
 def test_cue_text_joins_lines():
     assert Cue(1500, 4250, ("A second cue,", "on two lines.")).text == "A second cue,\non two lines."
+
+
+def test_a_title_before_a_name_never_ends_a_cue():
+    # Long enough that the grouping must break: a sentence end is its first choice.
+    text = ("The lighthouse keeper climbed the stairs with a lamp in his hand, and Dr. Reed wrote it "
+            "down in the log. Then the storm came in from the west.")
+    cues = list(build_cues(timed(text), audio_end_ms=60_000))
+    assert not any(cue.text.rstrip().endswith("Dr.") for cue in cues)
+    assert any(cue.text.rstrip().endswith("log.") for cue in cues)
