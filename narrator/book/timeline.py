@@ -170,9 +170,10 @@ def _place(words: Sequence[tuple[str, bool]], spoken: Sequence[_Char], floor: fl
     spans: list[tuple[float, float] | None] = []
     interpolated, index = 0, 0
     for text, _ in words:
-        own = [spoken[m] for m in match[index:index + len(text)] if m is not None]
+        mine = match[index:index + len(text)]
+        own = [spoken[m] for m in mine if m is not None]
         spans.append((own[0][1], max(t[2] for t in own)) if own else None)
-        missing = sum(1 for c, m in zip(text, match[index:index + len(text)]) if m is None and c.isalnum())
+        missing = sum(1 for c, m in zip(text, mine) if m is None and c.isalnum())
         interpolated += not own or missing > 0
         index += len(text)
     times = _fill(spans, [len(w) for w, _ in words], floor, max(min(total_ms, spoken[-1][2]), floor))

@@ -105,7 +105,7 @@ class Session:
             raise self._failure
         if len(self._in_flight) >= self._dialect.max_contexts:
             raise ServiceError(ErrorKind.PROTOCOL, "more segments at once than the connection has contexts")
-        context = str(next(self._contexts)) if self._dialect.max_contexts > 1 else None
+        context = str(next(self._contexts)) if self._dialect.multiplexed else None
         exchange = self._dialect.exchange(text, context)
         flight = _InFlight(exchange, asyncio.get_running_loop().create_future())
         self._in_flight[exchange.context] = flight
@@ -150,7 +150,7 @@ class Session:
         if flight is None or flight.done.done():
             # Nobody waits for it: a context given up on, which harms nothing, or late
             # audio of a stream, which must never reach the next segment on this connection.
-            self.reusable = self.reusable and self._dialect.max_contexts > 1
+            self.reusable = self.reusable and self._dialect.multiplexed
             return
         flight.last = time.monotonic()
         replies = flight.exchange.receive(event)
@@ -159,11 +159,11 @@ class Session:
         await self._send_all(replies)
 
     def _owner(self, context: str | None) -> _InFlight | None:
-        if self._dialect.max_contexts == 1 or context is not None:
-            return self._in_flight.get(context if self._dialect.max_contexts > 1 else None)
-        # An event without a context on a multi-context connection belongs to the
-        # only segment in flight, if there is just one.
-        return next(iter(self._in_flight.values())) if len(self._in_flight) == 1 else None
+        if not self._dialect.multiplexed:
+            return self._in_flight.get(None)
+        if context is None and len(self._in_flight) == 1:
+            return next(iter(self._in_flight.values()))  # the only segment in flight: it can be no other's
+        return self._in_flight.get(context) if context is not None else None
 
     def _fail(self, error: ServiceError) -> None:
         self._failure = self._failure or error

@@ -7,13 +7,23 @@ would have had to be spoken implausibly fast.
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
+
 from narrator.audio.mp3 import FrameReader
-from narrator.protocol.events import AudioChunk, Chunks, letters_and_digits
+from narrator.protocol.events import AudioChunk, Chunks
 
 # Speech runs about 12 non-space characters a second at normal pace; more than
 # 30 a second (at speed 1) means words are missing, not fast.
 MAX_CHARS_PER_SECOND = 30.0
 MIN_COVERAGE = 0.9
+
+
+def letters_and_digits(chars: Iterable[str]) -> int:
+    """Code points that are letters or digits: what every service speaks and
+    aligns, whatever it does with spaces, punctuation, symbols, emoji,
+    variation selectors and other marks, format characters and markup."""
+    return sum(1 for string in chars for c in string if unicodedata.category(c)[0] in "LN")
 
 
 def shortfall(text: str, chunks: Chunks, *, speed: float = 1.0) -> str | None:

@@ -188,9 +188,13 @@ def _locator(dictionary: str, version: str | None) -> dict[str, str]:
     return {"pronunciation_dictionary_id": dictionary} | ({"version_id": version} if version else {})
 
 
+def spaced(text: str) -> str:
+    """The text as it is sent: ending with a space, so words are not glued."""
+    return text if text.endswith(" ") else text + " "
+
+
 def text_message(text: str, *, flush: bool, context: str | None = None) -> str:
-    # The service expects each piece to end with a space so words are not glued.
-    message = {"text": text if text.endswith(" ") else text + " "}
+    message = {"text": spaced(text)}
     return json.dumps(message | ({"context_id": context} if context is not None else {}) | {"flush": flush})
 
 

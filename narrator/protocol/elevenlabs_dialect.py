@@ -94,7 +94,7 @@ class ElevenLabsDialect(Dialect):
         return FenceExchange(text)
 
     def sent_characters(self, text: str) -> int:
-        return len(text if text.endswith(" ") else text + " ")  # as text_message sends it
+        return len(codec.spaced(text))
 
 
 def dialect(endpoint: str, settings: codec.StreamSettings, api_key: str | None,

@@ -14,8 +14,6 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -55,13 +53,6 @@ Event = AudioChunk | Final | None
 Chunks = list[AudioChunk | Final]
 
 
-def letters_and_digits(chars: Iterable[str]) -> int:
-    """Code points that are letters or digits: what every service speaks and
-    aligns, whatever it does with spaces, punctuation, symbols, emoji,
-    variation selectors and other marks, format characters and markup."""
-    return sum(1 for string in chars for c in string if unicodedata.category(c)[0] in "LN")
-
-
 class Exchange(abc.ABC):
     """One segment's conversation with the service, without I/O. The
     session sends `start()`, feeds it every event of its stream, sends what
@@ -95,6 +86,11 @@ class Dialect(abc.ABC):
     keepalive_every: float
     # Segments may share a connection at once, each in its own context (at most this many).
     max_contexts: int = 1
+
+    @property
+    def multiplexed(self) -> bool:
+        """Whether segments on one connection are told apart by their context."""
+        return self.max_contexts > 1
     # What a refused handshake tells the user to check.
     key_name: ClassVar[str]
     settings_hint: ClassVar[str]
@@ -114,7 +110,7 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def exchange(self, text: str, context: str | None) -> Exchange:
         """One segment's conversation; `context` names its context where
-        the dialect has them (`max_contexts` > 1)."""
+        the dialect has them (`multiplexed`)."""
 
     @abc.abstractmethod
     def sent_characters(self, text: str) -> int:

@@ -34,6 +34,7 @@ ABBREVIATIONS = TITLES | frozenset({"e.g", "i.e", "a.m", "p.m", "vs", "cf", "app
 NUMBERING = frozenset({"no", "nos", "vol", "vols", "fig", "figs", "ch", "pp"})
 _OPENERS = "\"'\u201c\u2018\u00ab\u2039([{"
 _WORD_BEFORE = re.compile(r"\S+$")
+_LONGEST_ABBREVIATION = 12  # a longer word before a stop is no abbreviation: no need to look further back
 
 
 def is_abbreviation(word: str, following: str = "") -> bool:
@@ -52,12 +53,18 @@ def ends_sentence(word: str) -> bool:
     return bool(ENDS_SENTENCE.search(word)) and not is_abbreviation(word)
 
 
+def _word_before(text: str, end: int) -> str:
+    """The word ending at `end`, or "" when it is longer than any abbreviation."""
+    word = _WORD_BEFORE.search(text, max(end - _LONGEST_ABBREVIATION, 0), end)
+    whole = word is not None and (word.start() == 0 or text[word.start() - 1].isspace())
+    return word.group() if word is not None and whole else ""
+
+
 def sentence_ends(text: str, start: int = 0, end: int | None = None) -> Iterator[int]:
     """Where each sentence in text[start:end] ends (after the whitespace that follows it)."""
     for match in SENTENCE_END.finditer(text, start, len(text) if end is None else end):
-        word = _WORD_BEFORE.search(text, 0, match.start() + 1)
         following = text[match.end():match.end() + 1]
-        if word is not None and is_abbreviation(word.group(), following):
+        if is_abbreviation(_word_before(text, match.start() + 1), following):
             continue
         trailing = match.group().rstrip()
         if (trailing.startswith("\u2026") or text.startswith("...", max(match.start() - 2, 0))) \
