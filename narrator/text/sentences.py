@@ -4,7 +4,8 @@ to a service, the embedded server's generations) and for breaking captions.
 A stop ends a sentence unless it belongs to its word: a title before a name
 ("Dr. Reed", "St. Ives"), a common abbreviation ("e.g.", "i.e.", "a.m.",
 "No. 5"), an initial ("A. Tester"); a decimal point has no space after it;
-an ellipsis followed by a word in lower case trails off inside a sentence.
+an ellipsis followed by a word in lower case trails off inside a sentence,
+and so does a quoted question or exclamation ("Are you sure?" she asked).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def sentence_ends(text: str, start: int = 0, end: int | None = None) -> Iterator
         if is_abbreviation(_word_before(text, match.start() + 1), following):
             continue
         trailing = match.group().rstrip()
-        if (trailing.startswith("\u2026") or text.startswith("...", max(match.start() - 2, 0))) \
-                and following.islower():
-            continue  # an ellipsis that trails off into the same sentence
+        ellipsis = trailing.startswith("\u2026") or text.startswith("...", max(match.start() - 2, 0))
+        quoted = trailing[:1] in "?!" and len(trailing) > 1  # `"Are you sure?" she asked.`
+        if (ellipsis or quoted) and following.islower():
+            continue  # the sentence goes on: an ellipsis trailing off, a quoted question before its speaker
         yield match.end()
