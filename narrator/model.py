@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -12,6 +12,11 @@ class Chapter:
     # Not prose: a cover page, table of contents, copyright page... (its
     # epub:type, e.g. "toc"). Left out unless chosen with --chapters.
     matter: str | None = None
+    # Where it came from in an EPUB (its spine document's zip path): a read-along book wraps it there.
+    document: str | None = field(default=None, compare=False)
+    # Its paragraphs as inline XHTML (emphasis kept), when the reader kept it,
+    # for a page that shows them; not what the chapter says, so not compared.
+    markup: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class BookResult:
 
 
 def read_and_plan(path: Path, options: NarrateOptions) -> PlannedBook:
-    return plan_book(read_document(path), options)
+    return replace(plan_book(read_document(path), options), source=path)
 
 
 def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
@@ -96,7 +96,7 @@ def book_digest(planned: PlannedBook, options: NarrateOptions) -> str:
     """What the finished book files were made from: the plan, and the files asked for."""
     return manifest.digest(planned, [
         list(options.captions), options.caption_style, options.speak_titles, options.chapter_files,
-        list(vars(options.pauses).values()), options.acx, options.m4b,
+        list(vars(options.pauses).values()), options.acx, options.m4b, options.read_along,
     ])
 
 
@@ -278,6 +278,12 @@ def write_files(planned: PlannedBook, entries: BookSegments, stem: str, options:
 
         render = mastered_chapter
     files = assemble.write_book(entries, planned.segments, planned.book, outputs, options.pauses, render)
+    if options.read_along:
+        from narrator.readalong.book import write_book_read_along  # lxml: only when asked for
+
+        files.read_along = write_book_read_along(planned, entries, files, out_dir=options.out_dir, stem=stem,
+                                                 granularity=options.read_along, narrator=options.narrator())
+    assemble.drop_scaffolding(files, outputs)
     if options.m4b:
         files.m4b = options.out_dir / f"{stem}.m4b"
         m4b.write_m4b(files.mp3, planned.book, files.marks, files.m4b)

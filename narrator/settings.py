@@ -20,6 +20,7 @@ from narrator.protocol import elevenlabs_dialect, sarvam
 from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
 from narrator.protocol.events import Dialect
 from narrator.protocol.sarvam import SarvamSettings
+from narrator.readalong import GRANULARITIES
 
 PROVIDERS = ("local", "elevenlabs", "sarvam")
 DEFAULT_CAPTIONS = ("srt", "vtt")
@@ -51,6 +52,7 @@ class NarrateOptions:
     m4b: bool = False  # also an M4B audiobook, through ffmpeg
     region: str | None = None  # a name in codec.REGIONS, instead of endpoint
     transport: str | None = None  # ElevenLabs' endpoint (codec.TRANSPORTS); None: multi-context
+    read_along: str | None = None  # also a read-along EPUB, highlighting each "sentence" or "word"
     # Everything else sent to the service (language, seed, voice settings, schedule...).
     # Its voice, model and output_format are replaced by the fields above.
     stream: StreamSettings = StreamSettings()
@@ -70,6 +72,7 @@ class NarrateOptions:
             problems.range_problem("timeout", self.stall_timeout, (1, 600), unit=" seconds"),
             problems.choice_problem("caption-style", self.caption_style, CAPTION_STYLES),
             problems.choice_problem("transport", self.transport, codec.TRANSPORTS, optional=True),
+            problems.choice_problem("read-along", self.read_along, GRANULARITIES, optional=True),
             *self._pause_problems(),
         ])
         for name in self.captions:
@@ -122,6 +125,11 @@ class NarrateOptions:
             output_format=self.output_format or "mp3_44100_128",
         ))
 
+    def narrator(self) -> str:
+        """The voice, as a read-along book names its narrator."""
+        settings = self.service_settings()
+        return settings.speaker if isinstance(settings, sarvam.SarvamSettings) else settings.voice
+
     def speaking_speed(self) -> float:
         if self.provider == "sarvam":
             return self.sarvam_settings.pace
@@ -149,7 +157,7 @@ SETTINGS = {
     "max_retry_characters": WHOLE, "segment_tries": WHOLE, "strict": FLAG,
     # The book files
     "chapters": TEXT, "caption_style": TEXT, "chapter_files": FLAG, "lead_in": NUMBER,
-    "chapter_pause": NUMBER, "paragraph_pause": NUMBER, "acx": FLAG,
+    "chapter_pause": NUMBER, "paragraph_pause": NUMBER, "acx": FLAG, "read_along": TEXT,
     # ElevenLabs
     "language": TEXT, "seed": WHOLE, "text_normalization": TEXT, "ssml": FLAG,
     "pronunciation_dictionaries": TEXTS, "stability": NUMBER, "similarity_boost": NUMBER, "style": NUMBER,
@@ -209,6 +217,7 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         captions=tuple(given.get("captions", DEFAULT_CAPTIONS)),
         region=given.get("region"),
         transport=given.get("transport"),
+        read_along=given.get("read_along"),
         caption_style=given.get("caption_style", "sentence"),
         chapters=given.get("chapters"),
         chapter_files=given.get("chapter_files", True),

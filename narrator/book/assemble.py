@@ -62,11 +62,12 @@ class BookFiles:
     chapter_captions: list[Path] = field(default_factory=list)
     cues: int = 0
     m4b: Path | None = None
+    read_along: Path | None = None
 
     @property
     def written(self) -> list[Path]:
-        return [self.mp3, *self.captions.values(), *self.chapter_paths, *self.chapter_captions,
-                *([self.m4b] if self.m4b else [])]
+        extras = [path for path in (self.m4b, self.read_along) if path]
+        return [self.mp3, *self.captions.values(), *self.chapter_paths, *self.chapter_captions, *extras]
 
     @property
     def duration_ms(self) -> float:
@@ -113,12 +114,18 @@ def write_book(entries: BookSegments, segments: Sequence[Segment], book: Book, o
     _join_chapters(book, files, tag_sizes)
     files.cues = _write_captions(files.captions, outputs.style, files.duration_ms,
                                  partial(book_words, entries, chapters))
-    if not outputs.chapter_files:  # they were the book's scaffolding: only they go, and the folder if empty
-        for path in paths:
-            remove_inside(outputs.out_dir, path)
-        remove_empty_folders(outputs.out_dir, [folder])
-        files.chapter_paths = []
     return files
+
+
+def drop_scaffolding(files: BookFiles, outputs: Outputs) -> None:
+    """The chapter files, when they were only the book's scaffolding (not
+    asked for): only they go, and their folder if it is left empty."""
+    if outputs.chapter_files:
+        return
+    for path in files.chapter_paths:
+        remove_inside(outputs.out_dir, path)
+    remove_empty_folders(outputs.out_dir, [outputs.chapter_dir])
+    files.chapter_paths = []
 
 
 def book_words(entries: BookSegments, chapters: Iterable[ChapterAudio]) -> Iterator[Word]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from narrator.book.cache import SegmentCache
 from narrator.errors import DocumentError
@@ -21,6 +22,8 @@ class PlannedBook:
     # Characters each segment's messages carry on the wire: what the service
     # bills, and so the one count budgets, reports, estimates and quota checks use.
     sent: list[int]
+    whole: Book | None = None  # the book before chapters were chosen
+    source: Path | None = None  # the document it was read from
 
     @property
     def characters(self) -> int:
@@ -39,8 +42,9 @@ def plan_book(book: Book, *, chapters: str | None, speak_titles: bool, key: Call
     """The chapters chosen (`chapters` as --chapters gives it, else the prose)
     cut into segments, each keyed by `key(text)`, carrying `sent(text)`
     characters on the wire."""
-    book = select_chapters(book, chapters)
-    segments = plan(book, speak_titles=speak_titles)
+    chosen = select_chapters(book, chapters)
+    segments = plan(chosen, speak_titles=speak_titles)
     if not segments:
         raise DocumentError(f"{book.title}: the chapters chosen hold nothing to speak")
-    return PlannedBook(book, segments, [key(s.text) for s in segments], [sent(s.text) for s in segments])
+    return PlannedBook(chosen, segments, [key(s.text) for s in segments], [sent(s.text) for s in segments],
+                       whole=book)

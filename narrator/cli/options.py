@@ -9,6 +9,7 @@ import click
 from narrator.captions.cues import CAPTION_STYLES
 from narrator.captions.formats import CAPTION_FORMATS
 from narrator.protocol.elevenlabs import MP3_FORMATS, REGIONS, TEXT_NORMALIZATION, TRANSPORTS
+from narrator.readalong import GRANULARITIES
 from narrator.settings import M4B, PROVIDERS
 
 log = logging.getLogger("narrator")
@@ -69,6 +70,9 @@ _SETTINGS_OPTIONS = [
     click.option("--chapter-pause", type=float, help="Seconds of room tone after each chapter (default 2)."),
     click.option("--paragraph-pause", type=float,
                  help="Seconds between paragraphs (default: the voice's own). Re-encodes the audio."),
+    click.option("--read-along", type=click.Choice(GRANULARITIES), is_flag=False, flag_value="sentence",
+                 help="Also OUT/STEM.read-along.epub: an EPUB 3 whose text is highlighted as it is spoken, "
+                      "each sentence (the default) or word."),
     click.option("--acx", is_flag=True, default=None,
                  help="Master for Audible's ACX: levels, room tone, 44.1 kHz 192 kbps CBR. "
                       "Re-encodes the audio."),

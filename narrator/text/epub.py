@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxml import etree
 
@@ -116,11 +116,10 @@ def _chapters(
             blocks = _without_title_headings(blocks, title)
         has_prose = any(block.kind == "prose" for block in blocks)
         if blocks and (has_prose or matter):
-            chapters.append(Chapter(title or "", tuple(block.text for block in blocks), matter))
-    return [
-        chapter if chapter.title else Chapter(f"Chapter {number}", chapter.paragraphs, chapter.matter)
-        for number, chapter in enumerate(chapters, 1)
-    ]
+            paragraphs = tuple(block.text for block in blocks)
+            chapters.append(Chapter(title or "", paragraphs, matter, document=document.path))
+    return [chapter if chapter.title else replace(chapter, title=f"Chapter {number}")
+            for number, chapter in enumerate(chapters, 1)]
 
 
 def _own_title(root: etree._Element, blocks: list[Block], book_title: str) -> str | None:

@@ -33,7 +33,7 @@ EPUB_NS = "http://www.idpf.org/2007/ops"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 # Subtrees whose text is never read aloud.
-_SKIP = frozenset(
+SKIP = frozenset(
     ["head", "title", "meta", "link", "script", "style", "noscript", "template", "svg", "math", "img",
      "picture", "object", "embed", "video", "audio", "iframe", "canvas", "map", "area", "rt", "rp", "button",
      "select", "textarea", "input"]
@@ -184,7 +184,7 @@ def meta_content(root: etree._Element, name: str) -> str | None:
 def walk(root: etree._Element, found: Counter[str], skip: frozenset[str] = frozenset()) -> list[Block]:
     """The blocks of the body (or of `root` when there is no body), in order."""
     start = body_of(root)
-    walker = _Walker(found, _SKIP | skip)
+    walker = BlockWalker(found, SKIP | skip)
     walker.run(start if start is not None else root)
     return walker.blocks
 
@@ -192,15 +192,18 @@ def walk(root: etree._Element, found: Counter[str], skip: frozenset[str] = froze
 def element_text(element: etree._Element) -> str:
     """The text one element would say (a nav link, a title, a note mark "*"),
     on one line; wordless text is kept."""
-    walker = _Walker(Counter(), _SKIP, keep_wordless=True)
+    walker = BlockWalker(Counter(), SKIP, keep_wordless=True)
     walker.run(element)
     return collapse(" ".join(block.text for block in walker.blocks))
 
 
 _ENTER, _END, _TAIL = range(3)
+# Where a run of a block's text is in the tree: an element's text or tail, or
+# a whole node (an entity reference left unexpanded).
+Origin = tuple[etree._Element, str]
 
 
-class _Walker:
+class BlockWalker:
     """Depth-first over the tree with an explicit stack: a hostile document
     nested thousands deep cannot exhaust Python's recursion limit."""
 
@@ -210,6 +213,8 @@ class _Walker:
         self.keep_wordless = keep_wordless
         self.blocks: list[Block] = []
         self.parts: list[str] = []
+        # Where each part came from: (element, "text" | "tail" | "node"), None when it is ours (", ").
+        self.origins: list[Origin | None] = []
         self.heading: etree._Element | None = None
         self.after_drop = False
 
@@ -218,12 +223,12 @@ class _Walker:
         while stack:
             node, step = stack.pop()
             if step == _TAIL:
-                self.text(node.tail)
+                self.text(node.tail, (node, "tail"))
             elif step == _END:
                 self.end(node)
             elif not isinstance(node.tag, str):
                 if isinstance(node, etree._Entity):
-                    self.text(_entity_text(node.name))
+                    self.text(_entity_text(node.name), (node, "node"))
                 stack.append((node, _TAIL))
             elif node is not root and self.is_skipped(node):
                 self.after_drop = True
@@ -254,47 +259,55 @@ class _Walker:
     def start(self, node: etree._Element) -> None:
         name = local_name(node)
         if name == "br":
-            self.parts.append(" ")
+            self.add(" ")
         elif name in _HEADINGS and self.heading is None:
             self.flush()
             self.heading = node
         elif name in _CELLS and is_speakable("".join(self.parts)):
-            self.parts.append(", ")  # a table row is read as "cell, cell, cell"
+            self.add(", ")  # a table row is read as "cell, cell, cell"
         elif name in _BLOCKS:
             self.flush()
-        self.text(node.text)
+        self.text(node.text, (node, "text"))
 
     def end(self, node: etree._Element) -> None:
         if node is self.heading:
             self.heading = None
             text = collapse("".join(self.parts))
-            self.parts.clear()
             if text and (self.keep_wordless or is_speakable(text)):
                 level = _HEADINGS[local_name(node)]
                 self.found["heading"] += 1
-                self.blocks.append(Block("heading" if level <= 2 else "label", text, level))
+                self.emit(Block("heading" if level <= 2 else "label", text, level), node)
+            self.parts.clear()
+            self.origins.clear()
         elif local_name(node) in _BLOCKS:
             self.flush()
 
-    def text(self, text: str | None) -> None:
+    def text(self, text: str | None, origin: Origin) -> None:
         if not text:
             return
         if self.after_drop and text.startswith(_CLOSING_PUNCTUATION) and self.parts:
             self.parts[-1] = self.parts[-1].rstrip()
-        self.parts.append(text)
+        self.add(text, origin)
         self.after_drop = False
+
+    def add(self, text: str, origin: Origin | None = None) -> None:
+        self.parts.append(text)
+        self.origins.append(origin)
 
     def flush(self) -> None:
         if self.heading is not None:
             return  # blocks nested in a heading stay part of it
         text = collapse("".join(self.parts))
-        self.parts.clear()
-        if not text:
-            return
-        if self.keep_wordless or is_speakable(text):
-            self.blocks.append(Block("prose", text))
-        else:
+        if text and (self.keep_wordless or is_speakable(text)):
+            self.emit(Block("prose", text), None)
+        elif text:
             self.found["wordless paragraph"] += 1
+        self.parts.clear()
+        self.origins.clear()
+
+    def emit(self, block: Block, heading: etree._Element | None) -> None:
+        """A block found; `parts` and `origins` still hold what it was made of."""
+        self.blocks.append(block)
 
 
 def _entity_text(name: str) -> str:

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
+from xml.sax.saxutils import escape
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -45,12 +46,14 @@ class Block(NamedTuple):
 
     kind: "heading" (a top-level heading, a chapter candidate), "prose"
     (paragraph, list item, quote, table row) or "label" (spoken but not prose,
-    e.g. a heading nested in a blockquote).
+    e.g. a heading nested in a blockquote). `markup`: the text as inline
+    XHTML, emphasis kept, for a page that shows it.
     """
 
     kind: str
     text: str
     level: int = 0
+    markup: str | None = None
 
 
 def parse_markdown(text: str, name: str) -> Book:
@@ -175,7 +178,7 @@ def _walk(tokens: Sequence[Token], found: Counter[str]) -> Iterator[Block]:
                 yield Block("prose", ", ".join(row))
             row = None
         elif kind == "inline":
-            spoken = _inline_text(token.children or [], found)
+            spoken, markup = _inline_text(token.children or [], found)
             if not spoken:
                 continue
             if row is not None:
@@ -184,14 +187,20 @@ def _walk(tokens: Sequence[Token], found: Counter[str]) -> Iterator[Block]:
                 found["heading"] += 1
                 # Headings nested in quotes or lists are content, not structure.
                 top_level = heading.level == 0
-                yield Block("heading" if top_level else "label", spoken, int(heading.tag[1:]))
+                yield Block("heading" if top_level else "label", spoken, int(heading.tag[1:]), markup)
             elif is_speakable(spoken):
-                yield Block("prose", spoken)
+                yield Block("prose", spoken, markup=markup)
 
 
-def _inline_text(children: Sequence[Token], found: Counter[str]) -> str:
-    """The words of an inline run: markers, link targets, images, refs dropped."""
+# Inline markers kept on a read-along page, as the XHTML element each becomes.
+_EMPHASIS = {"em": "em", "strong": "strong", "s": "s"}
+
+
+def _inline_text(children: Sequence[Token], found: Counter[str]) -> tuple[str, str]:
+    """The words of an inline run (markers, link targets, images, refs
+    dropped), and the same run as inline XHTML with its emphasis kept."""
     parts: list[str] = []
+    markup: list[str] = []
     after_drop = False
     for child in children:
         kind = child.type
@@ -199,21 +208,29 @@ def _inline_text(children: Sequence[Token], found: Counter[str]) -> str:
             content = child.content
             if after_drop and content.startswith(_CLOSING_PUNCTUATION) and parts:
                 parts[-1] = parts[-1].rstrip()
+                markup[-1] = markup[-1].rstrip()
             parts.append(content)
+            markup.append(f"<code>{escape(content)}</code>" if kind == "code_inline" else escape(content))
             after_drop = False
         elif kind in ("softbreak", "hardbreak"):
             parts.append(" ")
+            markup.append(" ")
         elif kind == "html_inline":
             # Tags vanish and the text between them stays; a <br> still
             # separates the words on either side.
             if _is_break_tag(child.content):
                 parts.append(" ")
+                markup.append(" ")
         elif kind in ("image", "footnote_ref"):
             if kind == "image":
                 found["image"] += 1
             after_drop = True
-        # em/strong/s/link open+close carry only markup: nothing to speak.
-    return collapse("".join(parts))
+        elif kind.endswith(("_open", "_close")) and kind.rpartition("_")[0] in _EMPHASIS:
+            # Nothing to speak; on a page, the emphasis.
+            name, _, end = kind.rpartition("_")
+            markup.append(f"<{'/' if end == 'close' else ''}{_EMPHASIS[name]}>")
+        # links carry only markup: their text stays, their targets go.
+    return collapse("".join(parts)), collapse("".join(markup))
 
 
 def _is_break_tag(tag: str) -> bool:
@@ -242,7 +259,7 @@ def _sections(blocks: list[Block], name: str) -> list[Section]:
         # No headings: one chapter named after the file.
         section = Section(title_from_name(name))
         for block in blocks:
-            section.add(block.text, prose=block.kind == "prose")
+            section.add(block.text, prose=block.kind == "prose", markup=block.markup)
         return [section]
     chapter_level = min(levels)
     sections = [Section(None)]  # text before the first chapter heading
@@ -252,5 +269,5 @@ def _sections(blocks: list[Block], name: str) -> list[Section]:
         else:
             # Deeper headings ("The Storm") are spoken as their own paragraph,
             # but do not by themselves make a chapter worth keeping.
-            sections[-1].add(block.text, prose=block.kind == "prose")
+            sections[-1].add(block.text, prose=block.kind == "prose", markup=block.markup)
     return sections

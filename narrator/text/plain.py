@@ -42,10 +42,13 @@ class Section:
     title: str | None
     paragraphs: list[str] = field(default_factory=list)
     has_prose: bool = False
+    markup: list[str] = field(default_factory=list)  # each paragraph as inline XHTML, if the reader keeps it
 
-    def add(self, paragraph: str, prose: bool = True) -> None:
+    def add(self, paragraph: str, prose: bool = True, markup: str | None = None) -> None:
         self.paragraphs.append(paragraph)
         self.has_prose = self.has_prose or prose
+        if markup is not None:
+            self.markup.append(markup)
 
 
 def describe(found: Counter[str]) -> str:
@@ -62,7 +65,8 @@ def assemble_book(
 ) -> Book:
     """Drop sections without prose; an untitled leading section takes the book title."""
     chapters = tuple(
-        Chapter(section.title or title, tuple(section.paragraphs))
+        Chapter(section.title or title, tuple(section.paragraphs),
+                markup=tuple(section.markup) if len(section.markup) == len(section.paragraphs) else ())
         for section in sections
         if section.has_prose
     )

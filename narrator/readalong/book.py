@@ -1,0 +1,54 @@
+"""A narrated book's read-along EPUB: which document each narrated chapter
+is, what it spoke and when, gathered from the plan and the chapter files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from narrator.book import layout
+from narrator.book.assemble import BookFiles
+from narrator.book.cache import BookSegments
+from narrator.book.plan import PlannedBook
+from narrator.errors import DocumentError
+from narrator.model import Book
+from narrator.readalong.generate import chapter_document, generated_epub
+from narrator.readalong.writer import NarratedChapter, write_read_along
+
+
+def read_along_path(out_dir: Path, stem: str) -> Path:
+    return out_dir / f"{stem}.read-along.epub"
+
+
+def write_book_read_along(planned: PlannedBook, entries: BookSegments, files: BookFiles, *, out_dir: Path,
+                          stem: str, granularity: str, narrator: str) -> Path:
+    """OUT/STEM.read-along.epub, from the chapter files `files` holds (still on disk)."""
+    out = read_along_path(out_dir, stem)
+    whole = planned.whole or planned.book
+    from_epub = planned.source is not None and all(chapter.document for chapter in planned.book.chapters)
+    source, name = _source(planned, whole, from_epub)
+    if planned.source is not None and out.resolve() == planned.source.resolve():
+        raise DocumentError(f"{out}: is the document being narrated; it is never overwritten")
+    chapters = []
+    for audio, path, group in zip(files.chapters, files.chapter_paths, layout.chapters_of(planned.segments)):
+        chapter = planned.book.chapters[group[0].chapter]
+        paragraphs = tuple(p for segment in group for p in segment.paragraphs)
+        words = list(layout.place_words(audio, entries.words))
+        document = chapter.document if from_epub else chapter_document(_number(whole, chapter))
+        assert document is not None
+        title_spoken = len(paragraphs) > len(chapter.paragraphs)
+        chapters.append(NarratedChapter(document, paragraphs, title_spoken, words, path,
+                                        any(word.estimated for word in words)))
+    write_read_along(source, name, chapters, out, granularity, narrator)
+    return out
+
+
+def _source(planned: PlannedBook, whole: Book, from_epub: bool) -> tuple[bytes, str]:
+    """The EPUB the read-along book is made from: the one narrated, or one made from the document."""
+    if from_epub and planned.source is not None:  # (mypy: from_epub says it is not None)
+        return planned.source.read_bytes(), planned.source.name
+    return generated_epub(whole), f"{whole.title}.epub"
+
+
+def _number(whole: Book, chapter: object) -> int:
+    """The chapter's place in the whole book (chosen chapters are the same objects)."""
+    return next(i for i, c in enumerate(whole.chapters) if c is chapter)

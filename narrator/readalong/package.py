@@ -1,0 +1,106 @@
+"""The package document (OPF) of a read-along book: the source's own, with
+its overlays, audio and highlight style added.
+
+Each narrated chapter's item gets `media-overlay`; each overlay gets its
+`media:duration`, and the book the total (their sum); `media:active-class`
+names the class a reader puts on the fragment being spoken, and
+`media:narrator` the voice. Overlay metadata from an earlier run is replaced,
+not doubled. Everything else in the package stays as it was.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import quote, unquote
+
+from lxml import etree
+
+from narrator.readalong.smil import clock
+from narrator.text.html import local_name
+
+OPF_NS = "http://www.idpf.org/2007/opf"
+ACTIVE_CLASS = "-epub-media-overlay-active"
+_MEDIA_PROPERTIES = ("media:duration", "media:active-class", "media:narrator", "media:playback-active-class")
+
+
+@dataclass(frozen=True)
+class NewItem:
+    id: str
+    path: str  # zip path
+    media_type: str
+
+
+@dataclass(frozen=True)
+class Overlay:
+    document: str  # zip path of the chapter's XHTML
+    item: NewItem  # its SMIL file
+    duration_ms: int
+
+
+def href(path: str, start: str) -> str:
+    """`path` (a zip path) relative to the folder `start`, %-escaped as a URL."""
+    return quote(posixpath.relpath(path, start or "."))
+
+
+def unique_ids(taken: set[str], prefix: str) -> Iterator[str]:
+    """Ids `prefix1`, `prefix2`... that are not in `taken` (which grows with them)."""
+    number = 0
+    while True:
+        number += 1
+        candidate = f"{prefix}{number}"
+        if candidate not in taken:
+            taken.add(candidate)
+            yield candidate
+
+
+def edit_package(data: bytes, opf_path: str, items: Sequence[NewItem], overlays: Sequence[Overlay],
+                 narrator: str) -> bytes:
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    folder = posixpath.dirname(opf_path)
+    metadata, manifest = _child(root, "metadata"), _child(root, "manifest")
+    for meta in [m for m in metadata if local_name(m) == "meta" and m.get("property") in _MEDIA_PROPERTIES]:
+        metadata.remove(meta)
+    for item in manifest:
+        item.attrib.pop("media-overlay", None)
+    for new in items:
+        _sub(manifest, "item", id=new.id, href=href(new.path, folder), **{"media-type": new.media_type})
+    by_path = {posixpath.normpath(posixpath.join(folder, unquote(item.get("href") or ""))): item
+               for item in manifest if local_name(item) == "item"}
+    for overlay in overlays:
+        by_path[overlay.document].set("media-overlay", overlay.item.id)
+        _meta(metadata, "media:duration", clock(overlay.duration_ms), refines=f"#{overlay.item.id}")
+    _meta(metadata, "media:duration", clock(sum(o.duration_ms for o in overlays)))
+    _meta(metadata, "media:narrator", narrator)
+    _meta(metadata, "media:active-class", ACTIVE_CLASS)
+    _set_modified(metadata)
+    return etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True)
+
+
+def _child(root: etree._Element, name: str) -> etree._Element:
+    return next(child for child in root if local_name(child) == name)
+
+
+def _sub(parent: etree._Element, name: str, text: str | None = None, **attributes: str) -> etree._Element:
+    if len(parent):
+        parent[-1].tail = parent.text  # one per line, indented as the first
+    element = etree.SubElement(parent, f"{{{OPF_NS}}}{name}", attributes)
+    element.text = text
+    element.tail = "\n"
+    return element
+
+
+def _meta(metadata: etree._Element, prop: str, text: str, **attributes: str) -> None:
+    _sub(metadata, "meta", text, property=prop, **attributes)
+
+
+def _set_modified(metadata: etree._Element) -> None:
+    """dcterms:modified, which EPUB 3 requires once: now, as the book changed."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for meta in metadata:
+        if local_name(meta) == "meta" and meta.get("property") == "dcterms:modified":
+            meta.text = now
+            return
+    _meta(metadata, "dcterms:modified", now)
