@@ -38,7 +38,8 @@ def write_book_read_along(planned: PlannedBook, entries: BookSegments, files: Bo
         title_spoken = len(paragraphs) > len(chapter.paragraphs)
         chapters.append(NarratedChapter(document, paragraphs, title_spoken, words, path,
                                         any(word.estimated for word in words)))
-    write_read_along(source, name, chapters, out, granularity, narrator)
+    toc = [(chapter.document, chapter.title) for chapter in whole.chapters if chapter.document and from_epub]
+    write_read_along(source, name, chapters, out, granularity, narrator, toc)
     return out
 
 

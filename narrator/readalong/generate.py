@@ -9,6 +9,7 @@ import io
 import re
 import uuid
 import zipfile
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape, quoteattr, unescape
 
@@ -53,11 +54,11 @@ def generated_epub(book: Book) -> bytes:
     return buffer.getvalue()
 
 
-def _page(title: str, language: str, body: str, style: str) -> str:
+def _page(title: str, language: str, body: str, style: str | None) -> str:
+    link = f'<link rel="stylesheet" type="text/css" href={quoteattr(style)}/>\n' if style else ""
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html>\n'
             f"<html {_EPUB_NS} lang={quoteattr(language)} xml:lang={quoteattr(language)}>\n"
-            f"<head>\n<meta charset=\"UTF-8\"/>\n<title>{escape(title)}</title>\n"
-            f'<link rel="stylesheet" type="text/css" href="{style}"/>\n</head>\n'
+            f"<head>\n<meta charset=\"UTF-8\"/>\n<title>{escape(title)}</title>\n{link}</head>\n"
             f"<body>\n{body}</body>\n</html>\n")
 
 
@@ -76,11 +77,17 @@ def _inline(text: str, markup: str) -> str:
     return escape(text)
 
 
+def nav_document(title: str, language: str, entries: Sequence[tuple[str, str]],
+                 style: str | None = None) -> str:
+    """A navigation document: its table of contents links each (href, label)."""
+    links = "".join(f'<li><a href={quoteattr(url)}>{escape(label)}</a></li>\n' for url, label in entries)
+    body = f'<nav epub:type="toc" id="toc">\n<h1>{escape(title)}</h1>\n<ol>\n{links}</ol>\n</nav>\n'
+    return _page(title, language, body, style)
+
+
 def _nav(book: Book, language: str) -> str:
-    entries = "".join(f'<li><a href="{_href(n)}">{escape(chapter.title)}</a></li>\n'
-                      for n, chapter in enumerate(book.chapters))
-    body = f'<nav epub:type="toc" id="toc">\n<h1>{escape(book.title)}</h1>\n<ol>\n{entries}</ol>\n</nav>\n'
-    return _page(book.title, language, body, "style.css")
+    return nav_document(book.title, language, [(_href(n), c.title) for n, c in enumerate(book.chapters)],
+                        "style.css")
 
 
 def _cover_name(book: Book) -> str:

@@ -31,6 +31,7 @@ class NewItem:
     id: str
     path: str  # zip path
     media_type: str
+    properties: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,31 @@ def unique_ids(taken: set[str], prefix: str) -> Iterator[str]:
 
 
 def edit_package(data: bytes, opf_path: str, items: Sequence[NewItem], overlays: Sequence[Overlay],
-                 narrator: str) -> bytes:
+                 narrator: str, properties: dict[str, set[str]]) -> bytes:
+    """The package with `items` added, each overlay on its document's item,
+    the overlay metadata, and `properties` (document -> manifest properties
+    EPUB 3 asks for) declared."""
     root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
     folder = posixpath.dirname(opf_path)
     metadata, manifest = _child(root, "metadata"), _child(root, "manifest")
+    if not is_epub3(root):
+        _upgrade(root, metadata)
     for meta in [m for m in metadata if local_name(m) == "meta" and m.get("property") in _MEDIA_PROPERTIES]:
         metadata.remove(meta)
     for item in manifest:
         item.attrib.pop("media-overlay", None)
     for new in items:
-        _sub(manifest, "item", id=new.id, href=href(new.path, folder), **{"media-type": new.media_type})
+        attributes = {"id": new.id, "href": href(new.path, folder), "media-type": new.media_type}
+        if new.properties:
+            attributes["properties"] = new.properties
+        _sub(manifest, "item", **attributes)
     by_path = {posixpath.normpath(posixpath.join(folder, unquote(item.get("href") or ""))): item
                for item in manifest if local_name(item) == "item"}
+    for document, wanted in properties.items():
+        declared = by_path.get(document)
+        if declared is not None and wanted:
+            had = set((declared.get("properties") or "").split())
+            declared.set("properties", " ".join(sorted(had | wanted)))
     for overlay in overlays:
         by_path[overlay.document].set("media-overlay", overlay.item.id)
         _meta(metadata, "media:duration", clock(overlay.duration_ms), refines=f"#{overlay.item.id}")
@@ -77,6 +91,21 @@ def edit_package(data: bytes, opf_path: str, items: Sequence[NewItem], overlays:
     _meta(metadata, "media:active-class", ACTIVE_CLASS)
     _set_modified(metadata)
     return etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True)
+
+
+def is_epub3(root: etree._Element) -> bool:
+    return (root.get("version") or "").strip().startswith("3")
+
+
+def _upgrade(root: etree._Element, metadata: etree._Element) -> None:
+    """An EPUB 2 package as EPUB 3, which Media Overlays need: the version,
+    and no EPUB 2 attributes on the metadata (opf:role, opf:file-as...),
+    which EPUB 3 refuses. The nav document it also needs is among the
+    items added; dcterms:modified is set for every book."""
+    root.set("version", "3.0")
+    for element in metadata:
+        for name in [name for name in element.attrib if str(name).startswith(f"{{{OPF_NS}}}")]:
+            del element.attrib[name]
 
 
 def _child(root: etree._Element, name: str) -> etree._Element:

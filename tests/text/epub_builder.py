@@ -169,7 +169,7 @@ def build_files(
         b"</rootfiles></container>\n"
     )
     files["OEBPS/content.opf"] = _opf(chapters, title, authors, illustrators, language, epub2, epub3,
-                                      nav_in_spine, cover)
+                                      nav_in_spine, cover, extras)
     if cover:
         files["OEBPS/Images/cover.png"] = tiny_png()
         files["OEBPS/Text/cover.xhtml"] = xhtml(
@@ -196,7 +196,8 @@ def build_files(
     return files
 
 
-def _opf(chapters, title, authors, illustrators, language, epub2, epub3, nav_in_spine, cover) -> bytes:
+def _opf(chapters, title, authors, illustrators, language, epub2, epub3, nav_in_spine, cover,
+         extras) -> bytes:
     creators = []
     people = [(a, "aut") for a in authors] + [(i, "ill") for i in illustrators]
     for number, (name, role) in enumerate(people, 1):
@@ -232,8 +233,10 @@ def _opf(chapters, title, authors, illustrators, language, epub2, epub3, nav_in_
     items.append('<item id="copyright" href="Text/copyright.xhtml" media-type="application/xhtml+xml"/>')
     spine += ["contents", "copyright"]
     for number in range(1, len(chapters) + 1):
-        items.append(
-            f'<item id="chapter{number}" href="{chapter_href(number)}" media-type="application/xhtml+xml"/>')
+        # Chapter 1's extras hold a script: EPUB 3 asks the package to say so.
+        scripted = ' properties="scripted"' if epub3 and extras and number == 1 else ""
+        items.append(f'<item id="chapter{number}" href="{chapter_href(number)}" '
+                     f'media-type="application/xhtml+xml"{scripted}/>')
         spine.append(f"chapter{number}")
     toc = ' toc="ncx"' if epub2 else ""
     guide = ""

@@ -1,0 +1,108 @@
+"""A narrated chapter's page: its XHTML with each fragment wrapped in an
+element with an id, the highlight's style linked, and the clips its overlay
+gives those ids. One document tree at a time."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from narrator.errors import DocumentError
+from narrator.model import Word
+from narrator.readalong import fragments as cutting
+from narrator.readalong.package import href, unique_ids
+from narrator.readalong.wrap import wrap
+from narrator.text.html import first_element
+from narrator.text.positions import mapped_blocks
+
+# A DOCTYPE at the head of a document (EPUB 2's XHTML 1.1, say), which EPUB 3 wants as `<!DOCTYPE html>`.
+_DOCTYPE = re.compile(rb"\A(\xef\xbb\xbf)?(\s*<\?xml[^>]*\?>)?(\s*)<!DOCTYPE[^>\[]*(\[[^\]]*\])?\s*>", re.I)
+# What EPUB 3 asks a package to declare about a document: by the elements that need it.
+_FEATURES = {name: re.compile(rb"<(\w+:)?" + element + rb"[\s>/]", re.I)
+             for name, element in (("scripted", b"script"), ("svg", b"svg"), ("mathml", b"math"))}
+
+
+@dataclass(frozen=True)
+class NarratedChapter:
+    document: str  # zip path of its XHTML in the source
+    paragraphs: tuple[str, ...]  # what was spoken: its title first, when spoken
+    title_spoken: bool
+    words: Sequence[Word]  # on its audio's timeline, one per word of `paragraphs`
+    audio: Path  # its MP3 file
+    estimated: bool  # its words' times were spread by characters
+
+
+Pars = list[tuple[str, int, int]]  # (fragment id, clip begin ms, clip end ms), in reading order
+
+
+def html5_doctype(data: bytes) -> bytes:
+    """The document with EPUB 3's doctype in place of an older one; nothing else changed."""
+    return _DOCTYPE.sub(lambda m: (m.group(1) or b"") + (m.group(2) or b"") + m.group(3) + b"<!DOCTYPE html>",
+                        data, count=1)
+
+
+def features(data: bytes) -> set[str]:
+    """The manifest properties EPUB 3 asks of this document (scripted, svg, mathml)."""
+    return {name for name, pattern in _FEATURES.items() if pattern.search(data)}
+
+
+def wrapped_page(data: bytes, chapter: NarratedChapter, granularity: str, style: str,
+                 name: str) -> tuple[bytes, Pars]:
+    """The chapter's XHTML with its fragments wrapped, and its overlay's (id, begin, end) clips."""
+    root = _parse(data, chapter.document, name)
+    fragments = cutting.find_fragments(mapped_blocks(root), chapter.paragraphs, chapter.title_spoken,
+                                       granularity)
+    spoken = sum(len(p.split()) for p in chapter.paragraphs)
+    if spoken != len(chapter.words):
+        raise AssertionError(f"{chapter.document}: {spoken} words spoken, {len(chapter.words)} timed")
+    ids = unique_ids({str(i) for i in root.xpath("//@id")}, "w" if granularity == "word" else "s")
+    named = [(fragment, _named(fragment, ids)) for fragment in fragments]
+    for fragment, id_ in reversed(named):  # last first: wrapping one leaves the places before it valid
+        if fragment.start is not None and fragment.end is not None:
+            wrap(fragment.start, fragment.end, "span", id_)
+    _link_style(root, href(style, posixpath.dirname(chapter.document)))
+    clips = cutting.clips(fragments, chapter.words)
+    pars = [(id_, clip.begin_ms, clip.end_ms) for (_, id_), clip in zip(named, clips)]
+    return etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True), pars
+
+
+def _named(fragment: cutting.Fragment, ids: Iterator[str]) -> str:
+    """The fragment's id: a new one, or for a heading its own if it has one."""
+    if fragment.heading is not None:
+        own = fragment.heading.get("id")
+        if own:
+            return own
+        fragment.heading.set("id", next(ids))
+        return fragment.heading.get("id") or ""
+    return next(ids)
+
+
+def _parse(data: bytes, member: str, name: str) -> etree._Element:
+    """The document as XML, comments and all (it is written back); an
+    undeclared entity (&nbsp; in an XHTML file) is kept as it was."""
+    for recover in (False, True):
+        parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, recover=recover)
+        try:
+            root = etree.fromstring(data, parser)
+        except etree.XMLSyntaxError:
+            continue
+        if root is not None:
+            return root
+    raise DocumentError(f"{name}: {member} is not well-formed XHTML, so it cannot carry a read-along overlay")
+
+
+def _link_style(root: etree._Element, url: str) -> None:
+    head = first_element(root, "head")
+    if head is None:
+        return
+    namespace = etree.QName(root).namespace
+    link = head.makeelement(f"{{{namespace}}}link" if namespace else "link",
+                            {"rel": "stylesheet", "type": "text/css", "href": url})
+    link.tail = head[-1].tail if len(head) else None
+    head.append(link)
+
