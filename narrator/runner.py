@@ -68,6 +68,7 @@ class BookResult:
     concurrency: str = ""
     chapter_files: list[Path] = field(default_factory=list)
     m4b: Path | None = None
+    read_along: Path | None = None
     warnings: list[str] = field(default_factory=list)  # what is not as it should be in the files
 
     @property
@@ -146,7 +147,7 @@ def narrate_planned(planned: PlannedBook, stem: str, options: NarrateOptions, *,
         stats = asyncio.run(synthesize(planned, stem, options, cache, budget or Budget(None), spent))
         entries = BookSegments(cache, planned.keys)
         estimated = _estimated_chapters(planned, entries)
-        warnings = book_warnings(planned, estimated, stats)
+        warnings = book_warnings(planned, estimated, stats, options)
         files = write_files(planned, entries, stem, options, warnings)
     _strictly(options, stem, warnings)
     result = _result(planned, estimated, files, stats, spent, started, warnings)
@@ -292,17 +293,19 @@ def write_files(planned: PlannedBook, entries: BookSegments, stem: str, options:
     return files
 
 
-def book_warnings(planned: PlannedBook, estimated: list[int], stats: PoolStats) -> list[str]:
+def book_warnings(planned: PlannedBook, estimated: list[int], stats: PoolStats,
+                  options: NarrateOptions) -> list[str]:
     """What is not as it should be in a book's files: audio still short after
-    a second request, captions whose times were estimated (in the chapters
-    `estimated` numbers)."""
+    a second request, captions (and read-along highlights) whose times were
+    estimated (in the chapters `estimated` numbers)."""
     warnings = []
     if stats.short_segments:
         chapters = sorted({planned.segments[i].chapter for i in stats.short_segments})
         named = ", ".join(repr(planned.book.chapters[c].title) for c in chapters)
         warnings.append(f"{_count(len(stats.short_segments), 'short segment')} in {named}")
     if estimated:
-        warnings.append(f"captions estimated in {_count(len(estimated), 'chapter')}")
+        timed = "captions and read-along highlights" if options.read_along else "captions"
+        warnings.append(f"{timed} estimated in {_count(len(estimated), 'chapter')}")
     return warnings
 
 
@@ -335,5 +338,6 @@ def _result(planned: PlannedBook, estimated: list[int], files: assemble.BookFile
         concurrency=stats.concurrency,
         chapter_files=files.chapter_paths,
         m4b=files.m4b,
+        read_along=files.read_along,
         warnings=warnings,
     )

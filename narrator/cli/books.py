@@ -92,8 +92,11 @@ def _summary(result) -> str:
     if result.short_segments:
         lines.append("  audio still short after a second request in segments: "
                      + ", ".join(str(i + 1) for i in result.short_segments))
+    if result.read_along:
+        lines.append(f"  read-along book: {result.read_along}")
     if result.estimated_chapters:
-        lines.append("  captions estimated (no timing from the service) in: "
+        timed = "captions and read-along highlights" if result.read_along else "captions"
+        lines.append(f"  {timed} estimated (no timing from the service) in: "
                      f"{', '.join(result.estimated_chapters)}")
     if result.interpolated_words:
         lines.append(f"  {result.interpolated_words:,} words timed between their neighbours "
