@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from html.entities import name2codepoint
 from typing import NamedTuple
+from xml.sax.saxutils import escape
 
 import lxml.html
 from lxml import etree
@@ -70,6 +71,7 @@ class Block(NamedTuple):
     kind: str
     text: str
     level: int = 0
+    markup: str | None = None  # the text as inline XHTML, emphasis kept (when the walk was asked for it)
 
 
 # --- parsing --------------------------------------------------------------
@@ -181,10 +183,12 @@ def meta_content(root: etree._Element, name: str) -> str | None:
 # --- walking --------------------------------------------------------------
 
 
-def walk(root: etree._Element, found: Counter[str], skip: frozenset[str] = frozenset()) -> list[Block]:
-    """The blocks of the body (or of `root` when there is no body), in order."""
+def walk(root: etree._Element, found: Counter[str], skip: frozenset[str] = frozenset(),
+         markup: bool = False) -> list[Block]:
+    """The blocks of the body (or of `root` when there is no body), in
+    order; with `markup`, each with its inline XHTML too."""
     start = body_of(root)
-    walker = BlockWalker(found, SKIP | skip)
+    walker = BlockWalker(found, SKIP | skip, keep_markup=markup)
     walker.run(start if start is not None else root)
     return walker.blocks
 
@@ -207,10 +211,12 @@ class BlockWalker:
     """Depth-first over the tree with an explicit stack: a hostile document
     nested thousands deep cannot exhaust Python's recursion limit."""
 
-    def __init__(self, found: Counter[str], skip: frozenset[str], keep_wordless: bool = False):
+    def __init__(self, found: Counter[str], skip: frozenset[str], keep_wordless: bool = False,
+                 keep_markup: bool = False):
         self.found = found
         self.skip = skip
         self.keep_wordless = keep_wordless
+        self.keep_markup = keep_markup
         self.blocks: list[Block] = []
         self.parts: list[str] = []
         # Where each part came from: (element, "text" | "tail" | "node"), None when it is ours (", ").
@@ -307,7 +313,44 @@ class BlockWalker:
 
     def emit(self, block: Block, heading: etree._Element | None) -> None:
         """A block found; `parts` and `origins` still hold what it was made of."""
+        if self.keep_markup:
+            block = block._replace(markup=collapse(inline_markup(self.parts, self.origins)))
         self.blocks.append(block)
+
+
+# Inline elements a generated page keeps, by what they are called in HTML.
+_EMPHASIS = frozenset(
+    ["em", "i", "strong", "b", "code", "s", "del", "u", "sub", "sup", "small", "mark", "cite"]
+)
+
+
+def inline_markup(parts: list[str], origins: list[Origin | None]) -> str:
+    """A block's text as inline XHTML: each run inside the emphasis elements
+    (em, strong, code...) that hold it in the tree, every other tag left out."""
+    out: list[str] = []
+    open_: list[str] = []
+    for part, origin in zip(parts, origins):
+        wanted = open_ if origin is None else _emphasis(origin)
+        keep = 0
+        while keep < min(len(open_), len(wanted)) and open_[keep] == wanted[keep]:
+            keep += 1
+        out += [f"</{name}>" for name in reversed(open_[keep:])] + [f"<{name}>" for name in wanted[keep:]]
+        out.append(escape(part))
+        open_ = wanted
+    out += [f"</{name}>" for name in reversed(open_)]
+    return "".join(out)
+
+
+def _emphasis(origin: Origin) -> list[str]:
+    """The emphasis elements around a run of text, outermost first, up to its block."""
+    node, slot = origin
+    element = node if slot == "text" else node.getparent()
+    names: list[str] = []
+    while element is not None and local_name(element) not in _BLOCKS and local_name(element) not in _HEADINGS:
+        if local_name(element) in _EMPHASIS:
+            names.append(local_name(element))
+        element = element.getparent()
+    return names[::-1]
 
 
 def _entity_text(name: str) -> str:
@@ -352,7 +395,7 @@ def parse_xhtml(text: str, name: str) -> Book:
 def _html_book(root: etree._Element, name: str) -> Book:
     found: Counter[str] = Counter()
     # A web page's <nav> is menus and links, not prose.
-    blocks = walk(root, found, skip=frozenset({"nav"}))
+    blocks = walk(root, found, skip=frozenset({"nav"}), markup=True)
     head_title = document_title(root)
     first_h1 = next((b.text for b in blocks if b.kind == "heading" and b.level == 1), None)
     title = head_title or first_h1 or title_from_name(name)
@@ -363,6 +406,6 @@ def _html_book(root: etree._Element, name: str) -> Book:
         if block.kind == "heading":
             sections.append(Section(block.text))
         else:
-            sections[-1].add(block.text, prose=block.kind == "prose")
+            sections[-1].add(block.text, prose=block.kind == "prose", markup=block.markup)
     book = assemble_book(name, title, meta_content(root, "author"), sections, found)
     return replace(book, language=document_language(root))
