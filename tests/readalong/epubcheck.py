@@ -55,14 +55,15 @@ def epubcheck_report(path: Path) -> dict[str, Any]:
         return result
 
 
-def epubcheck(path: Path) -> list[str]:
-    """Every FATAL and ERROR message EPUBCheck gives on the EPUB at `path`,
-    one line for each place it was found, "SEVERITY ID path:line: message"
-    (no ":line" where EPUBCheck has none); empty when the book is valid."""
+def epubcheck(path: Path, severities: tuple[str, ...] = FAILING) -> list[str]:
+    """Every FATAL and ERROR message (or those of `severities`) EPUBCheck
+    gives on the EPUB at `path`, one line for each place it was found,
+    "SEVERITY ID path:line: message" (no ":line" where EPUBCheck has none);
+    empty when the book is valid."""
     lines = []
     for message in epubcheck_report(path)["messages"]:
         severity, ident, text = message["severity"], message["ID"], message["message"]
-        if severity not in FAILING:
+        if severity not in severities:
             continue
         # The report folds one message found in many places into one entry: unfold it, so
         # that a test's failure shows every place. Past 25 places it only counts the rest.

@@ -171,10 +171,12 @@ def epub(tmp_path_factory):
     return source, before, result
 
 
-def test_the_epub_passes_epubcheck(epub):
+def test_the_epub_passes_epubcheck_with_no_warning_of_its_own(epub):
     _, _, result = epub
     assert result.read_along == result.mp3.with_name("salt.read-along.epub")
-    assert epubcheck(result.read_along) == []
+    found = epubcheck(result.read_along, ("FATAL", "ERROR", "WARNING"))
+    # The source's own: its chapter files are named with a space, which EPUBCheck warns of.
+    assert [line for line in found if " PKG-010 " not in line] == []
 
 
 def test_the_source_epub_in_the_output_folder_is_untouched(epub):
