@@ -8,11 +8,13 @@ from pathlib import Path
 from narrator.book import layout
 from narrator.book.assemble import BookFiles
 from narrator.book.cache import BookSegments
+from narrator.book.layout import ChapterAudio
 from narrator.book.plan import PlannedBook
 from narrator.errors import DocumentError
-from narrator.model import Book
+from narrator.model import Book, Chapter, Segment
 from narrator.readalong.generate import chapter_document, generated_epub
-from narrator.readalong.writer import NarratedChapter, write_read_along
+from narrator.readalong.pages import NarratedChapter
+from narrator.readalong.writer import write_read_along
 
 
 def read_along_path(out_dir: Path, stem: str) -> Path:
@@ -28,19 +30,29 @@ def write_book_read_along(planned: PlannedBook, entries: BookSegments, files: Bo
     source, name = _source(planned, whole, from_epub)
     if planned.source is not None and out.resolve() == planned.source.resolve():
         raise DocumentError(f"{out}: is the document being narrated; it is never overwritten")
-    chapters = []
-    for audio, path, group in zip(files.chapters, files.chapter_paths, layout.chapters_of(planned.segments)):
-        chapter = planned.book.chapters[group[0].chapter]
-        paragraphs = tuple(p for segment in group for p in segment.paragraphs)
-        words = list(layout.place_words(audio, entries.words))
-        document = chapter.document if from_epub else chapter_document(_number(whole, chapter))
-        assert document is not None
-        title_spoken = len(paragraphs) > len(chapter.paragraphs)
-        chapters.append(NarratedChapter(document, paragraphs, title_spoken, words, path,
-                                        any(word.estimated for word in words)))
+    groups = layout.chapters_of(planned.segments)
+    documents = [_document(planned.book.chapters[group[0].chapter], whole, from_epub) for group in groups]
+    # One chapter's words at a time, made as the writer comes to it.
+    chapters = (_narrated(document, group, planned.book.chapters[group[0].chapter], audio, path, entries)
+                for document, group, audio, path
+                in zip(documents, groups, files.chapters, files.chapter_paths))
     toc = [(chapter.document, chapter.title) for chapter in whole.chapters if chapter.document and from_epub]
-    write_read_along(source, name, chapters, out, granularity, narrator, toc)
+    write_read_along(source, name, documents, chapters, out, granularity, narrator, toc)
     return out
+
+
+def _narrated(document: str, group: list[Segment], chapter: Chapter, audio: ChapterAudio, path: Path,
+              entries: BookSegments) -> NarratedChapter:
+    paragraphs = tuple(p for segment in group for p in segment.paragraphs)
+    return NarratedChapter(document, paragraphs, title_spoken=len(paragraphs) > len(chapter.paragraphs),
+                           words=list(layout.place_words(audio, entries.words)), audio=path)
+
+
+def _document(chapter: Chapter, whole: Book, from_epub: bool) -> str:
+    """The zip path of the chapter's page: its own in the EPUB narrated, or the generated one."""
+    document = chapter.document if from_epub else chapter_document(_number(whole, chapter))
+    assert document is not None
+    return document
 
 
 def _source(planned: PlannedBook, whole: Book, from_epub: bool) -> tuple[bytes, str]:

@@ -34,7 +34,6 @@ class NarratedChapter:
     title_spoken: bool
     words: Sequence[Word]  # on its audio's timeline, one per word of `paragraphs`
     audio: Path  # its MP3 file
-    estimated: bool  # its words' times were spread by characters
 
 
 Pars = list[tuple[str, int, int]]  # (fragment id, clip begin ms, clip end ms), in reading order

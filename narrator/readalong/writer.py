@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,10 +64,11 @@ class _Book:
         return item
 
 
-def write_read_along(source: bytes, name: str, chapters: Sequence[NarratedChapter], out: Path,
-                     granularity: str, narrator: str, toc: Sequence[tuple[str, str]]) -> None:
+def write_read_along(source: bytes, name: str, documents: Sequence[str], chapters: Iterable[NarratedChapter],
+                     out: Path, granularity: str, narrator: str, toc: Sequence[tuple[str, str]]) -> None:
     """The read-along book at `out`, from the EPUB `source` (named `name` in
-    messages); `toc` (document, title) is its table of contents, for an
+    messages): `chapters` are its narrated `documents`' chapters, taken one
+    at a time; `toc` (document, title) is its table of contents, for an
     EPUB 2 source, which has no navigation document EPUB 3 could use."""
     with open_zip(source, name) as archive:
         package = read_package(archive, name)
@@ -77,8 +78,7 @@ def write_read_along(source: bytes, name: str, chapters: Sequence[NarratedChapte
         style = book.add("read-along.css", "text/css")
         with written_whole(out) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as epub:
             epub.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", zipfile.ZIP_STORED)
-            narrated = {chapter.document for chapter in chapters}
-            _copy(archive, epub, book, {"mimetype", package.opf, *narrated}, name)
+            _copy(archive, epub, book, {"mimetype", package.opf, *documents}, name)
             for number, chapter in enumerate(chapters, 1):
                 page, pars = wrapped_page(read_member(archive, chapter.document, name), chapter, granularity,
                                           style.path, name)
