@@ -282,8 +282,10 @@ def write_files(planned: PlannedBook, entries: BookSegments, stem: str, options:
     if options.read_along:
         from narrator.readalong.book import write_book_read_along  # lxml: only when asked for
 
-        files.read_along = write_book_read_along(planned, entries, files, out_dir=options.out_dir, stem=stem,
-                                                 granularity=options.read_along, narrator=options.narrator())
+        files.read_along, unhighlighted = write_book_read_along(
+            planned, entries, files, out_dir=options.out_dir, stem=stem, granularity=options.read_along,
+            narrator=options.narrator())
+        warnings += unhighlighted
     assemble.drop_scaffolding(files, outputs)
     if options.m4b:
         files.m4b = options.out_dir / f"{stem}.m4b"

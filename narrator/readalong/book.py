@@ -22,8 +22,9 @@ def read_along_path(out_dir: Path, stem: str) -> Path:
 
 
 def write_book_read_along(planned: PlannedBook, entries: BookSegments, files: BookFiles, *, out_dir: Path,
-                          stem: str, granularity: str, narrator: str) -> Path:
-    """OUT/STEM.read-along.epub, from the chapter files `files` holds (still on disk)."""
+                          stem: str, granularity: str, narrator: str) -> tuple[Path, list[str]]:
+    """OUT/STEM.read-along.epub, from the chapter files `files` holds (still
+    on disk), and warnings: chapters whose pages could not be highlighted."""
     out = read_along_path(out_dir, stem)
     whole = planned.whole or planned.book
     from_epub = planned.source is not None and all(chapter.document for chapter in planned.book.chapters)
@@ -37,8 +38,11 @@ def write_book_read_along(planned: PlannedBook, entries: BookSegments, files: Bo
                 for document, group, audio, path
                 in zip(documents, groups, files.chapters, files.chapter_paths))
     toc = [(chapter.document, chapter.title) for chapter in whole.chapters if chapter.document and from_epub]
-    write_read_along(source, name, documents, chapters, out, granularity, narrator, toc)
-    return out
+    skipped = write_read_along(source, name, documents, chapters, out, granularity, narrator, toc)
+    if not skipped:
+        return out, []
+    return out, [f"read-along highlights left out of {len(skipped)} page(s) that are not well-formed XHTML: "
+                 f"{', '.join(skipped[:3])}{' ...' if len(skipped) > 3 else ''}"]
 
 
 def _narrated(document: str, group: list[Segment], chapter: Chapter, audio: ChapterAudio, path: Path,

@@ -12,12 +12,11 @@ from pathlib import Path
 
 from lxml import etree
 
-from narrator.errors import DocumentError
 from narrator.model import Word
 from narrator.readalong import fragments as cutting
 from narrator.readalong.package import href, unique_ids
 from narrator.readalong.wrap import wrap
-from narrator.text.html import first_element
+from narrator.text.html import first_element, parse_xml
 from narrator.text.positions import mapped_blocks
 
 # A DOCTYPE at the head of a document (EPUB 2's XHTML 1.1, say), which EPUB 3 wants as `<!DOCTYPE html>`.
@@ -50,10 +49,14 @@ def features(data: bytes) -> set[str]:
     return {name for name, pattern in _FEATURES.items() if pattern.search(data)}
 
 
-def wrapped_page(data: bytes, chapter: NarratedChapter, granularity: str, style: str,
-                 name: str) -> tuple[bytes, Pars]:
-    """The chapter's XHTML with its fragments wrapped, and its overlay's (id, begin, end) clips."""
-    root = _parse(data, chapter.document, name)
+def wrapped_page(data: bytes, chapter: NarratedChapter, granularity: str,
+                 style: str) -> tuple[bytes, Pars] | None:
+    """The chapter's XHTML with its fragments wrapped, and its overlay's
+    (id, begin, end) clips; None for a page that is not well-formed XML,
+    which is kept as it is, without highlights."""
+    root = parse_xml(data, keep_comments=True)  # comments and all: the page is written back
+    if root is None:
+        return None
     fragments = cutting.find_fragments(mapped_blocks(root), chapter.paragraphs, chapter.title_spoken,
                                        granularity)
     spoken = sum(len(p.split()) for p in chapter.paragraphs)
@@ -81,18 +84,6 @@ def _named(fragment: cutting.Fragment, ids: Iterator[str]) -> str:
     return next(ids)
 
 
-def _parse(data: bytes, member: str, name: str) -> etree._Element:
-    """The document as XML, comments and all (it is written back); an
-    undeclared entity (&nbsp; in an XHTML file) is kept as it was."""
-    for recover in (False, True):
-        parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, recover=recover)
-        try:
-            root = etree.fromstring(data, parser)
-        except etree.XMLSyntaxError:
-            continue
-        if root is not None:
-            return root
-    raise DocumentError(f"{name}: {member} is not well-formed XHTML, so it cannot carry a read-along overlay")
 
 
 def _link_style(root: etree._Element, url: str) -> None:

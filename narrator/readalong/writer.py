@@ -65,11 +65,13 @@ class _Book:
 
 
 def write_read_along(source: bytes, name: str, documents: Sequence[str], chapters: Iterable[NarratedChapter],
-                     out: Path, granularity: str, narrator: str, toc: Sequence[tuple[str, str]]) -> None:
+                     out: Path, granularity: str, narrator: str, toc: Sequence[tuple[str, str]]) -> list[str]:
     """The read-along book at `out`, from the EPUB `source` (named `name` in
     messages): `chapters` are its narrated `documents`' chapters, taken one
     at a time; `toc` (document, title) is its table of contents, for an
-    EPUB 2 source, which has no navigation document EPUB 3 could use."""
+    EPUB 2 source, which has no navigation document EPUB 3 could use.
+    Returns the documents left without highlights: not well-formed XML."""
+    skipped: list[str] = []
     with open_zip(source, name) as archive:
         package = read_package(archive, name)
         opf = read_member(archive, package.opf, name)
@@ -80,14 +82,19 @@ def write_read_along(source: bytes, name: str, documents: Sequence[str], chapter
             epub.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", zipfile.ZIP_STORED)
             _copy(archive, epub, book, {"mimetype", package.opf, *documents}, name)
             for number, chapter in enumerate(chapters, 1):
-                page, pars = wrapped_page(read_member(archive, chapter.document, name), chapter, granularity,
-                                          style.path, name)
-                _write_chapter(epub, book, chapter, number, page, pars)
+                page = read_member(archive, chapter.document, name)
+                wrapped = wrapped_page(page, chapter, granularity, style.path)
+                if wrapped is None:
+                    skipped.append(chapter.document)
+                    _write_page(epub, book, chapter.document, page)
+                else:
+                    _write_chapter(epub, book, chapter, number, *wrapped)
             epub.writestr(style.path, STYLE)
             if package.nav is None:
                 _write_nav(epub, book, toc, name)
             epub.writestr(package.opf, edit_package(opf, package.opf, book.items, book.overlays, narrator,
                                                     book.properties))
+    return skipped
 
 
 def _copy(archive: zipfile.ZipFile, epub: zipfile.ZipFile, book: _Book, left_out: set[str],
@@ -108,11 +115,15 @@ def _upgraded(book: _Book, document: str, data: bytes) -> bytes:
     return html5_doctype(data)
 
 
+def _write_page(epub: zipfile.ZipFile, book: _Book, document: str, data: bytes) -> None:
+    epub.writestr(document, _upgraded(book, document, data) if book.upgrade else data)
+
+
 def _write_chapter(epub: zipfile.ZipFile, book: _Book, chapter: NarratedChapter, number: int, page: bytes,
                    pars: list[tuple[str, int, int]]) -> None:
     smil = book.add(f"{number:03d}.smil", SMIL_TYPE)
     audio = book.add(f"{number:03d}.mp3", "audio/mpeg")
-    epub.writestr(chapter.document, _upgraded(book, chapter.document, page) if book.upgrade else page)
+    _write_page(epub, book, chapter.document, page)
     hrefs = href(chapter.document, book.folder), href(audio.path, book.folder)
     epub.writestr(smil.path, overlay(*hrefs, pars))
     epub.write(chapter.audio, audio.path, zipfile.ZIP_STORED)

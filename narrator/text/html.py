@@ -81,13 +81,13 @@ def parse_markup(data: bytes, *, xml: bool) -> etree._Element:
     """The document's root: strict XML first when `xml`, else (or when the
     XML is malformed) lxml's forgiving HTML parser."""
     if xml:
-        root = _parse_xml(data)
+        root = parse_xml(data)
         if root is not None:
             return root
     return _parse_html(data)
 
 
-def safe_xml_parser(recover: bool = False) -> etree.XMLParser:
+def safe_xml_parser(recover: bool = False, keep_comments: bool = False) -> etree.XMLParser:
     """A new parser per document: lxml parsers keep an error log, and
     sharing one across threads is not safe."""
     return etree.XMLParser(
@@ -96,20 +96,23 @@ def safe_xml_parser(recover: bool = False) -> etree.XMLParser:
         no_network=True,
         huge_tree=False,
         recover=recover,
-        remove_comments=True,
-        remove_pis=True,
+        remove_comments=not keep_comments,
+        remove_pis=not keep_comments,
     )
 
 
-def _parse_xml(data: bytes) -> etree._Element | None:
+def parse_xml(data: bytes, keep_comments: bool = False) -> etree._Element | None:
+    """The document as XML, or None when it is not well-formed. Entities
+    it uses without declaring them (&nbsp; in XHTML) are the one error
+    forgiven: they are kept as references, and nothing else is lost."""
     try:
-        return etree.fromstring(data, safe_xml_parser())
+        return etree.fromstring(data, safe_xml_parser(keep_comments=keep_comments))
     except etree.XMLSyntaxError as error:
         serious = {entry.type_name for entry in error.error_log if entry.level_name != "WARNING"}
         if not serious <= _ENTITY_ERRORS:
             return None
     try:
-        return etree.fromstring(data, safe_xml_parser(recover=True))
+        return etree.fromstring(data, safe_xml_parser(recover=True, keep_comments=keep_comments))
     except etree.XMLSyntaxError:
         return None
 

@@ -342,3 +342,17 @@ def test_a_bad_read_along_value_is_one_line_and_makes_nothing(tmp_path):
     assert len(done.stdout.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
     done = narrator("narrate", tmp_path / "notes.md", "-o", tmp_path / "out", "--read-along", "line")
     assert done.returncode == 2 and "'line' is not one of 'sentence', 'word'" in done.stderr
+
+
+def test_a_page_that_is_not_well_formed_keeps_its_text_without_highlights_and_says_so(tmp_path):
+    def break_chapter_two(files):
+        files["OEBPS/Text/chapter 2.xhtml"] = files["OEBPS/Text/chapter 2.xhtml"].replace(b"</p>", b"", 1)
+
+    source = write_epub(tmp_path / "broken.epub", CHAPTERS, edit=break_chapter_two)
+    result = narrate_file(source, NarrateOptions(tmp_path / "out", read_along="sentence", progress=False))
+    assert result.warnings == ["read-along highlights left out of 1 page(s) that are not well-formed XHTML: "
+                               "OEBPS/Text/chapter 2.xhtml"]
+    book = ReadAlong(result.read_along)
+    assert [page for page, _ in book.overlays()] == [f"OEBPS/Text/chapter {n}.xhtml" for n in (1, 3)]
+    with zipfile.ZipFile(source) as original:
+        assert book.zip.read("OEBPS/Text/chapter 2.xhtml") == original.read("OEBPS/Text/chapter 2.xhtml")
