@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
+import json
 import math
 import time
 from collections.abc import AsyncIterator, Callable
@@ -98,7 +100,18 @@ def book_digest(planned: PlannedBook, options: NarrateOptions) -> str:
     return manifest.digest(planned, [
         list(options.captions), options.caption_style, options.speak_titles, options.chapter_files,
         list(vars(options.pauses).values()), options.acx, options.m4b, options.read_along,
+        _read_along_source(planned) if options.read_along else None,
     ])
+
+
+def _read_along_source(planned: PlannedBook) -> str:
+    """What a read-along book is made of besides what is spoken: the document
+    itself (an EPUB's styles, images and pages; a page's emphasis)."""
+    if planned.source is not None:
+        with os_errors():
+            return hashlib.sha256(planned.source.read_bytes()).hexdigest()
+    chapters = (planned.whole or planned.book).chapters
+    return hashlib.sha256(json.dumps([chapter.markup for chapter in chapters]).encode()).hexdigest()
 
 
 def is_up_to_date(planned: PlannedBook, options: NarrateOptions, stem: str) -> bool:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from lxml import etree
 
 from narrator.readalong.smil import clock
+from narrator.text.epub_package import resolve_href
 from narrator.text.html import local_name
 
 OPF_NS = "http://www.idpf.org/2007/opf"
@@ -58,10 +60,11 @@ def unique_ids(taken: set[str], prefix: str) -> Iterator[str]:
 
 
 def edit_package(data: bytes, opf_path: str, items: Sequence[NewItem], overlays: Sequence[Overlay],
-                 narrator: str, properties: dict[str, set[str]]) -> bytes:
-    """The package with `items` added, each overlay on its document's item,
-    the overlay metadata, and `properties` (document -> manifest properties
-    EPUB 3 asks for) declared."""
+                 narrator: str, properties: dict[str, set[str]],
+                 dropped: AbstractSet[str] = frozenset()) -> bytes:
+    """The package with `items` added and those of the files `dropped`
+    removed, each overlay on its document's item, the overlay metadata, and
+    `properties` (document -> manifest properties EPUB 3 asks for) declared."""
     root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
     folder = posixpath.dirname(opf_path)
     metadata, manifest = _child(root, "metadata"), _child(root, "manifest")
@@ -69,14 +72,16 @@ def edit_package(data: bytes, opf_path: str, items: Sequence[NewItem], overlays:
         _upgrade(root, metadata)
     for meta in [m for m in metadata if local_name(m) == "meta" and m.get("property") in _MEDIA_PROPERTIES]:
         metadata.remove(meta)
-    for item in manifest:
+    for item in list(manifest):
         item.attrib.pop("media-overlay", None)
+        if resolve_href(opf_path, item.get("href") or "") in dropped:
+            manifest.remove(item)
     for new in items:
         attributes = {"id": new.id, "href": href(new.path, folder), "media-type": new.media_type}
         if new.properties:
             attributes["properties"] = new.properties
         _sub(manifest, "item", **attributes)
-    by_path = {posixpath.normpath(posixpath.join(folder, unquote(item.get("href") or ""))): item
+    by_path = {resolve_href(opf_path, item.get("href") or ""): item
                for item in manifest if local_name(item) == "item"}
     for document, wanted in properties.items():
         declared = by_path.get(document)
@@ -103,6 +108,10 @@ def _upgrade(root: etree._Element, metadata: etree._Element) -> None:
     which EPUB 3 refuses. The nav document it also needs is among the
     items added; dcterms:modified is set for every book."""
     root.set("version", "3.0")
+    dates = [element for element in metadata if local_name(element) == "date"]
+    published = [d for d in dates if d.get(f"{{{OPF_NS}}}event") == "publication"]
+    for extra in [d for d in dates if d is not (published or dates)[0]]:  # EPUB 3 allows one
+        metadata.remove(extra)
     for element in metadata:
         for name in [name for name in element.attrib if str(name).startswith(f"{{{OPF_NS}}}")]:
             del element.attrib[name]

@@ -5,7 +5,6 @@ gives those ids. One document tree at a time."""
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,6 @@ from narrator.readalong.wrap import wrap
 from narrator.text.html import first_element, parse_xml
 from narrator.text.positions import mapped_blocks
 
-# A DOCTYPE at the head of a document (EPUB 2's XHTML 1.1, say), which EPUB 3 wants as `<!DOCTYPE html>`.
-_DOCTYPE = re.compile(rb"\A(\xef\xbb\xbf)?(\s*<\?xml[^>]*\?>)?(\s*)<!DOCTYPE[^>\[]*(\[[^\]]*\])?\s*>", re.I)
-# What EPUB 3 asks a package to declare about a document: by the elements that need it.
-_FEATURES = {name: re.compile(rb"<(\w+:)?" + element + rb"[\s>/]", re.I)
-             for name, element in (("scripted", b"script"), ("svg", b"svg"), ("mathml", b"math"))}
-
 
 @dataclass(frozen=True)
 class NarratedChapter:
@@ -37,16 +30,6 @@ class NarratedChapter:
 
 Pars = list[tuple[str, int, int]]  # (fragment id, clip begin ms, clip end ms), in reading order
 
-
-def html5_doctype(data: bytes) -> bytes:
-    """The document with EPUB 3's doctype in place of an older one; nothing else changed."""
-    return _DOCTYPE.sub(lambda m: (m.group(1) or b"") + (m.group(2) or b"") + m.group(3) + b"<!DOCTYPE html>",
-                        data, count=1)
-
-
-def features(data: bytes) -> set[str]:
-    """The manifest properties EPUB 3 asks of this document (scripted, svg, mathml)."""
-    return {name for name, pattern in _FEATURES.items() if pattern.search(data)}
 
 
 def wrapped_page(data: bytes, chapter: NarratedChapter, granularity: str,

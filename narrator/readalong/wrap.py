@@ -25,16 +25,18 @@ from lxml import etree
 from narrator.text.html import local_name
 from narrator.text.positions import Position
 
-# Inline elements that may be split in two around a cut: the pieces mean what the whole did.
+# Inline elements that may be split in two around a cut: the pieces mean and
+# look what the whole did. Not <q> (each half would get quotation marks) nor
+# <bdi>/<bdo> (each half would be isolated on its own).
 SPLITTABLE = frozenset(
-    ["a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins", "kbd",
-     "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var"]
+    ["a", "abbr", "b", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins", "kbd",
+     "mark", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var"]
 )
 # Elements that may be moved whole into a span: phrasing content.
 PHRASING = SPLITTABLE | frozenset(
-    ["br", "wbr", "img", "ruby", "rb", "rt", "rp", "svg", "math", "input", "label", "output", "meter",
-     "progress", "audio", "video", "object", "embed", "canvas", "picture", "map", "area", "button", "select",
-     "textarea", "noscript", "template", "script"]
+    ["q", "bdi", "bdo", "br", "wbr", "img", "ruby", "rb", "rt", "rp", "svg", "math", "input", "label",
+     "output", "meter", "progress", "audio", "video", "object", "embed", "canvas", "picture", "map", "area",
+     "button", "select", "textarea", "noscript", "template", "script"]
 )
 # Elements whose own text runs may not hold a span (only whitespace belongs there).
 _NO_PHRASING = frozenset(
@@ -190,7 +192,7 @@ def _split(element: etree._Element, point: _Point) -> None:
     attributes = {name: value for name, value in element.attrib.items() if name != "id"}
     twin = element.makeelement(element.tag, attributes)
     run = _run(element, point.child)
-    moved = list(element)[point.child:]
+    moved = element[point.child:]
     _set_run(element, point.child, run[:point.offset])
     twin.tail, element.tail = element.tail, None
     element.addnext(twin)
@@ -203,7 +205,7 @@ def _surround(top: etree._Element, start: _Point, end: _Point, tag: str, id_: st
     namespace = etree.QName(top).namespace
     span = top.makeelement(f"{{{namespace}}}{tag}" if namespace else tag, {"id": id_})
     first_run, last_run = _run(top, start.child), _run(top, end.child)
-    moved = list(top)[start.child:end.child]
+    moved = top[start.child:end.child]
     _set_run(top, start.child, first_run[:start.offset])
     top.insert(start.child, span)
     if not moved:  # both ends in the same run

@@ -31,11 +31,12 @@ from narrator.readalong.package import (
     is_epub3,
     unique_ids,
 )
-from narrator.readalong.pages import NarratedChapter, features, html5_doctype, wrapped_page
+from narrator.readalong.pages import NarratedChapter, wrapped_page
 from narrator.readalong.smil import SMIL_TYPE, duration, overlay
+from narrator.readalong.upgrade import upgraded_page
 from narrator.text.archive import open_zip, read_member
-from narrator.text.epub_package import DOCUMENT_TYPES, Package, read_package
-from narrator.text.html import safe_xml_parser
+from narrator.text.epub_package import DOCUMENT_TYPES, Package, read_package, resolve_href
+from narrator.text.html import parse_xml, safe_xml_parser
 
 STYLE = f".{ACTIVE_CLASS} {{ background-color: #fff1a8; color: inherit; border-radius: 0.15em; }}\n"
 _FOLDER = "narrator"  # beside the package document: what this book adds
@@ -47,16 +48,13 @@ class _Book:
     """The source's package and what the read-along book adds to it."""
 
     package: Package
-    opf: bytes
     folder: str
     upgrade: bool  # an EPUB 2 source, made EPUB 3
-    ids: Iterator[str] = field(init=False)
+    ids: Iterator[str]
+    dropped: set[str]  # the source's own overlays and their audio: ours take their place
     items: list[NewItem] = field(default_factory=list)
     overlays: list[Overlay] = field(default_factory=list)
     properties: dict[str, set[str]] = field(default_factory=dict)  # document -> what EPUB 3 asks declared
-
-    def __post_init__(self) -> None:
-        self.ids = unique_ids({item.id for item in self.package.items}, "narrator-")
 
     def add(self, name: str, media_type: str, properties: str | None = None) -> NewItem:
         item = NewItem(next(self.ids), f"{self.folder}/{name}", media_type, properties)
@@ -75,13 +73,20 @@ def write_read_along(source: bytes, name: str, documents: Sequence[str], chapter
     with open_zip(source, name) as archive:
         package = read_package(archive, name)
         opf = read_member(archive, package.opf, name)
-        upgrade = not is_epub3(etree.fromstring(opf, safe_xml_parser(recover=True)))
-        book = _Book(package, opf, posixpath.join(posixpath.dirname(package.opf), _FOLDER), upgrade)
+        root = etree.fromstring(opf, safe_xml_parser(recover=True))
+        taken = {str(id_) for id_ in root.xpath("//@id")}  # every id in the package, not only the items'
+        book = _Book(package, _free_folder(archive.namelist(), posixpath.dirname(package.opf)),
+                     upgrade=not is_epub3(root), ids=unique_ids(taken, "narrator-"),
+                     dropped=_previous_overlays(archive, package, name))
         style = book.add("read-along.css", "text/css")
         with written_whole(out) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as epub:
             epub.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", zipfile.ZIP_STORED)
-            _copy(archive, epub, book, {"mimetype", package.opf, *documents}, name)
+            _copy(archive, epub, book, {"mimetype", package.opf, *documents, *book.dropped}, name)
+            written: set[str] = set()
             for number, chapter in enumerate(chapters, 1):
+                if chapter.document in written:
+                    continue  # a spine that lists a page twice: it is written, and highlighted, once
+                written.add(chapter.document)
                 page = read_member(archive, chapter.document, name)
                 wrapped = wrapped_page(page, chapter, granularity, style.path)
                 if wrapped is None:
@@ -93,8 +98,29 @@ def write_read_along(source: bytes, name: str, documents: Sequence[str], chapter
             if package.nav is None:
                 _write_nav(epub, book, toc, name)
             epub.writestr(package.opf, edit_package(opf, package.opf, book.items, book.overlays, narrator,
-                                                    book.properties))
+                                                    book.properties, book.dropped))
     return skipped
+
+
+def _free_folder(names: list[str], base: str) -> str:
+    """`narrator/` beside the package document, or `narrator-2/`... if a book narrated before holds it."""
+    folder, number = posixpath.join(base, _FOLDER), 1
+    while any(name.startswith(folder + "/") for name in names):
+        number += 1
+        folder = posixpath.join(base, f"{_FOLDER}-{number}")
+    return folder
+
+
+def _previous_overlays(archive: zipfile.ZipFile, package: Package, name: str) -> set[str]:
+    """The Media Overlays the source has already (a read-along book narrated
+    again) and the audio they play: left out, as the new ones take their place."""
+    overlays = {item.path for item in package.items if item.media_type == SMIL_TYPE}
+    audio = set()
+    for path in overlays:
+        root = parse_xml(read_member(archive, path, name))
+        if root is not None:
+            audio |= {resolve_href(path, clip.get("src") or "") for clip in root.iter("{*}audio")}
+    return overlays | audio
 
 
 def _copy(archive: zipfile.ZipFile, epub: zipfile.ZipFile, book: _Book, left_out: set[str],
@@ -111,8 +137,8 @@ def _copy(archive: zipfile.ZipFile, epub: zipfile.ZipFile, book: _Book, left_out
 
 
 def _upgraded(book: _Book, document: str, data: bytes) -> bytes:
-    book.properties[document] = features(data)
-    return html5_doctype(data)
+    data, book.properties[document] = upgraded_page(data)
+    return data
 
 
 def _write_page(epub: zipfile.ZipFile, book: _Book, document: str, data: bytes) -> None:

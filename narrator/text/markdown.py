@@ -175,7 +175,7 @@ def _walk(tokens: Sequence[Token], found: Counter[str]) -> Iterator[Block]:
         elif kind == "tr_close":
             # A table row is spoken as one sentence-like run: "cell, cell, cell".
             if row and is_speakable(", ".join(row)):
-                yield Block("prose", ", ".join(row))
+                yield Block("prose", ", ".join(row), markup=escape(", ".join(row)))
             row = None
         elif kind == "inline":
             spoken, markup = _inline_text(token.children or [], found)

@@ -4,8 +4,9 @@ to a service, the embedded server's generations) and for breaking captions.
 A stop ends a sentence unless it belongs to its word: a title before a name
 ("Dr. Reed", "St. Ives"), a common abbreviation ("e.g.", "i.e.", "a.m.",
 "No. 5"), an initial ("A. Tester"); a decimal point has no space after it;
-an ellipsis followed by a word in lower case trails off inside a sentence,
-and so does a quoted question or exclamation ("Are you sure?" she asked).
+initials run together ("C.S. Lewis") too; and a stop before a word in lower
+case ends nothing: an ellipsis trailing off, a quoted question before its
+speaker ("Are you sure?" she asked), an abbreviation no list holds.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def is_abbreviation(word: str, following: str = "") -> bool:
         return False
     stem = word[:-1].lstrip(_OPENERS).lower()
     initial = len(stem) == 1 and stem.isalpha() and word[-2].isupper()
-    return initial or stem in ABBREVIATIONS or (stem in NUMBERING and following[:1].isdigit())
+    # Initials run together ("C.S.", "J.R.R.", "U.S."): a letter before every stop.
+    initials = "." in stem and all(len(part) == 1 and part.isalpha() for part in stem.split("."))
+    return initial or initials or stem in ABBREVIATIONS or (stem in NUMBERING and following[:1].isdigit())
 
 
 def ends_sentence(word: str) -> bool:
@@ -67,9 +70,8 @@ def sentence_ends(text: str, start: int = 0, end: int | None = None) -> Iterator
         following = text[match.end():match.end() + 1]
         if is_abbreviation(_word_before(text, match.start() + 1), following):
             continue
-        trailing = match.group().rstrip()
-        ellipsis = trailing.startswith("\u2026") or text.startswith("...", max(match.start() - 2, 0))
-        quoted = trailing[:1] in "?!" and len(trailing) > 1  # `"Are you sure?" she asked.`
-        if (ellipsis or quoted) and following.islower():
-            continue  # the sentence goes on: an ellipsis trailing off, a quoted question before its speaker
+        if following.islower():
+            # The sentence goes on: an ellipsis trailing off, a quoted question before its speaker
+            # (`"Are you sure?" she asked.`), an abbreviation no list holds ("etc. were sold").
+            continue
         yield match.end()

@@ -283,8 +283,20 @@ def test_markdown_pages_keep_headings_paragraphs_and_emphasis(markdown):
 # --- an EPUB 2 whose every chapter is front matter but one ---
 
 
+def epub2_as_found(files):
+    """What EPUB 2 books in the wild hold: entities only XHTML 1.1's DTD declares,
+    two dates, a contributor whose id is one narrator might pick."""
+    page = "OEBPS/Text/chapter 1.xhtml"
+    files[page] = files[page].replace(b"low in the water", b"low&nbsp;in the&#160;water&mdash;", 1)
+    opf = files["OEBPS/content.opf"].decode()
+    opf = opf.replace("</dc:title>", '</dc:title><dc:date opf:event="creation">2019</dc:date>'
+                      '<dc:date opf:event="publication">2020</dc:date>'
+                      '<dc:contributor id="narrator-1">A. Reader</dc:contributor>', 1)
+    files["OEBPS/content.opf"] = opf.encode()
+
+
 def test_an_epub2_with_one_prose_chapter_becomes_a_valid_epub3_with_one_overlay(tmp_path):
-    source = write_epub(tmp_path / "one.epub", CHAPTERS[:1], epub3=False)
+    source = write_epub(tmp_path / "one.epub", CHAPTERS[:1], epub3=False, edit=epub2_as_found)
     result = narrate_file(source, NarrateOptions(tmp_path / "out", read_along="sentence", progress=False))
     assert epubcheck(result.read_along) == []
     book = ReadAlong(result.read_along)
@@ -292,6 +304,32 @@ def test_an_epub2_with_one_prose_chapter_becomes_a_valid_epub3_with_one_overlay(
     assert [page for page, _ in book.overlays()] == ["OEBPS/Text/chapter 1.xhtml"]
     assert sum(1 for i in book.items.values() if i.get("media-overlay")) == 1
     assert any("nav" in (i.get("properties") or "").split() for i in book.items.values())
+    assert "low\u00a0in the\u00a0water\u2014" in texts(book.page("OEBPS/Text/chapter 1.xhtml"))
+
+
+def test_a_read_along_book_narrated_again_gets_new_overlays_in_place_of_the_old(epub, tmp_path):
+    _, _, first = epub
+    again = tmp_path / "again.epub"
+    again.write_bytes(first.read_along.read_bytes())
+    result = narrate_file(again, NarrateOptions(tmp_path / "out", read_along="word", progress=False))
+    assert epubcheck(result.read_along) == []
+    book = ReadAlong(result.read_along)
+    smil = [p for p in book.zip.namelist() if p.endswith(".smil")]
+    assert len(smil) == 3 and all(p.startswith("OEBPS/narrator-2/") for p in smil)
+    assert len(book.meta("media:duration")) == 1 and len(book.zip.namelist()) == len(set(book.zip.namelist()))
+    assert all(" " not in element_text(e) for _, pars in book.overlays() for e, *_ in pars[1:])  # words now
+
+
+def test_a_changed_page_remakes_the_read_along_book_from_the_cache(tmp_path):
+    source = tmp_path / "notes.md"
+    source.write_text(MARKDOWN)
+    options = NarrateOptions(tmp_path / "out", read_along="sentence", progress=False)
+    assert narrate_file(source, options) is not None
+    assert narrate_file(source, options) is None  # up to date
+    source.write_text(MARKDOWN.replace("*down*", "**down**"))  # the same words, other emphasis
+    again = narrate_file(source, options)
+    assert again is not None and again.characters_sent == 0
+    assert b"<strong>down</strong>" in zipfile.ZipFile(again.read_along).read("OEBPS/text/chapter-001.xhtml")
 
 
 # --- estimated timings: Sarvam sends none ---

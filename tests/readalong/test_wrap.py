@@ -49,6 +49,14 @@ def test_a_sentence_across_emphasis_is_one_span_and_the_emphasis_is_split():
     assert [e.get("id") for e in ems] == ["e", None]  # split in two; the twin has no id: ids stay unique
 
 
+def test_a_quotation_is_never_split_in_two():
+    """Each half of a split <q> would get its own quotation marks."""
+    root = page("<p>She said <q>come home. Bring salt.</q> And left.</p>")
+    words = mapped_blocks(root)[0].words
+    assert not can_wrap(words[0].first, words[3].last)  # "She said come home." ends inside the <q>
+    assert can_wrap(words[2].first, words[3].last) and can_wrap(words[0].first, words[7].last)
+
+
 def test_a_drop_capital_word_is_wrapped_whole():
     root = page('<p><span class="dropcap">O</span>nce upon a time.</p>')
     words = mapped_blocks(root)[0].words

@@ -56,6 +56,10 @@ def ends_in(text):
     ("He waited... and waited. Then… Nothing. End", ["He waited... and waited.", "Then…", "Nothing."]),
     ("She said \u201cGo home.\u201d He went. End", ["She said \u201cGo home.\u201d", "He went."]),
     ("(It was late.) So we slept. End", ["(It was late.)", "So we slept."]),
+    ("C.S. Lewis met J.R.R. Tolkien in the U.S. in May. Next",
+     ["C.S. Lewis met J.R.R. Tolkien in the U.S. in May."]),
+    ("Salt, rope, etc. were sold. \"Sure?\" she asked. End",
+     ["Salt, rope, etc. were sold.", "\"Sure?\" she asked."]),
 ])
 def test_sentence_ends_know_abbreviations_initials_decimals_ellipses_and_quotes(text, sentences):
     assert ends_in(text) == sentences
@@ -64,7 +68,7 @@ def test_sentence_ends_know_abbreviations_initials_decimals_ellipses_and_quotes(
 @pytest.mark.parametrize("word, following, own", [
     ("Dr.", "", True), ("dr.", "", True), ("(Mr.", "", True), ("e.g.", "", True), ("A.", "", True),
     ("No.", "5", True), ("No.", "", False), ("no.", "T", False), ("a.", "", False), ("end.", "", False),
-    ("Dr", "", False),
+    ("Dr", "", False), ("C.S.", "", True), ("U.S.", "", True), ("J.R.R.", "", True), ("etc.", "", False),
 ])
 def test_which_stops_belong_to_their_word(word, following, own):
     assert is_abbreviation(word, following) is own
