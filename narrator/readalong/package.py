@@ -86,8 +86,7 @@ def edit_package(data: bytes, opf_path: str, items: Sequence[NewItem], overlays:
     for document, wanted in properties.items():
         declared = by_path.get(document)
         if declared is not None and wanted:
-            had = set((declared.get("properties") or "").split())
-            declared.set("properties", " ".join(sorted(had | wanted)))
+            _declare(declared, wanted)
     for overlay in overlays:
         by_path[overlay.document].set("media-overlay", overlay.item.id)
         _meta(metadata, "media:duration", clock(overlay.duration_ms), refines=f"#{overlay.item.id}")
@@ -115,6 +114,16 @@ def _upgrade(root: etree._Element, metadata: etree._Element) -> None:
     for element in metadata:
         for name in [name for name in element.attrib if str(name).startswith(f"{{{OPF_NS}}}")]:
             del element.attrib[name]
+    # EPUB 2 names its cover image in <meta name="cover">; EPUB 3 by the item's property.
+    covers = [m.get("content") for m in metadata if local_name(m) == "meta" and m.get("name") == "cover"]
+    for item in root.iter(f"{{{OPF_NS}}}item"):
+        if covers and item.get("id") == covers[0] and (item.get("media-type") or "").startswith("image/"):
+            _declare(item, {"cover-image"})
+
+
+def _declare(item: etree._Element, properties: set[str]) -> None:
+    """Add `properties` to a manifest item's own."""
+    item.set("properties", " ".join(sorted({*(item.get("properties") or "").split(), *properties})))
 
 
 def _child(root: etree._Element, name: str) -> etree._Element:

@@ -15,7 +15,7 @@ from narrator.model import Word
 from narrator.readalong import fragments as cutting
 from narrator.readalong.package import href, unique_ids
 from narrator.readalong.wrap import wrap
-from narrator.text.html import first_element, parse_xml
+from narrator.text.html import first_element, local_name, parse_xml
 from narrator.text.positions import mapped_blocks
 
 
@@ -70,8 +70,10 @@ def _named(fragment: cutting.Fragment, ids: Iterator[str]) -> str:
 
 
 def _link_style(root: etree._Element, url: str) -> None:
+    """Link the highlight's style, unless a read-along book narrated before did."""
     head = first_element(root, "head")
-    if head is None:
+    if head is None or any((link.get("href") or "").endswith(posixpath.basename(url))
+                           for link in head if local_name(link) == "link"):
         return
     namespace = etree.QName(root).namespace
     link = head.makeelement(f"{{{namespace}}}link" if namespace else "link",

@@ -26,8 +26,14 @@ def upgraded_page(data: bytes) -> tuple[bytes, set[str]]:
     """The page as EPUB 3 wants it, and the manifest properties it needs."""
     data = _DOCTYPE.sub(lambda m: (m.group(1) or b"") + (m.group(2) or b"") + m.group(3) + b"<!DOCTYPE html>",
                         data, count=1)
-    data = _ENTITY.sub(_numeric, data)
+    data = numeric_entities(data)
     return data, _features(data)
+
+
+def numeric_entities(data: bytes) -> bytes:
+    """Named character references (&nbsp;) as numeric ones (&#160;): no EPUB 3
+    page may use a name only a DTD declares, and the characters are the same."""
+    return _ENTITY.sub(_numeric, data)
 
 
 def _numeric(match: re.Match[bytes]) -> bytes:

@@ -13,7 +13,10 @@ caller wraps smaller runs instead.
 
 lxml keeps text in an element's `text` (before its first child) and each
 child's `tail` (after it); a point between characters is held here as the
-element it is in, the child it comes before, and an offset into that run.
+element it is in, the child whose tail holds it (None: the element's own
+text) and an offset into that run. Only sibling and parent links are
+followed, never child indices, so wrapping every word of a block of
+thousands of lines costs time in proportion to its words.
 """
 
 from __future__ import annotations
@@ -29,27 +32,28 @@ from narrator.text.positions import Position
 # look what the whole did. Not <q> (each half would get quotation marks) nor
 # <bdi>/<bdo> (each half would be isolated on its own).
 SPLITTABLE = frozenset(
-    ["a", "abbr", "b", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins", "kbd",
-     "mark", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var"]
+    ["a", "abbr", "acronym", "b", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins",
+     "kbd", "mark", "nobr", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "tt", "u", "var"]
 )
 # Elements that may be moved whole into a span: phrasing content.
 PHRASING = SPLITTABLE | frozenset(
-    ["q", "bdi", "bdo", "br", "wbr", "img", "ruby", "rb", "rt", "rp", "svg", "math", "input", "label",
+    ["q", "bdi", "bdo", "time", "br", "wbr", "img", "ruby", "rb", "rt", "rp", "svg", "math", "input", "label",
      "output", "meter", "progress", "audio", "video", "object", "embed", "canvas", "picture", "map", "area",
      "button", "select", "textarea", "noscript", "template", "script"]
 )
 # Elements whose own text runs may not hold a span (only whitespace belongs there).
 _NO_PHRASING = frozenset(
     ["html", "head", "table", "thead", "tbody", "tfoot", "tr", "colgroup", "ul", "ol", "dl", "menu",
-     "select", "optgroup", "datalist", "hgroup", "ruby"]
+     "select", "optgroup", "datalist", "hgroup", "ruby", "time"]
 )
 
 
 class _Point(NamedTuple):
-    """Between two characters: in `parent`'s run before its child number `child`, at `offset`."""
+    """Between two characters: in `parent`, in the tail of its child `after`
+    (or its own text when None), at `offset`."""
 
     parent: etree._Element
-    child: int
+    after: etree._Element | None
     offset: int
 
 
@@ -66,7 +70,8 @@ def can_wrap(first: Position, last: Position) -> bool:
     if low is None or high is None:
         return False
     # Whole children moved into the span must be phrasing (comments and entities are fine).
-    return all(not isinstance(child.tag, str) or local_name(child) in PHRASING for child in top[low:high])
+    return all(not isinstance(child.tag, str) or local_name(child) in PHRASING
+               for child in _between(top, low.after, high.after))
 
 
 def wrap(first: Position, last: Position, tag: str, id_: str) -> etree._Element:
@@ -77,42 +82,59 @@ def wrap(first: Position, last: Position, tag: str, id_: str) -> etree._Element:
     top = _common(start.parent, end.parent)
     assert top is not None
     end, _ = _lift(end, top, at_end=True)
-    start, split = _lift(start, top, at_end=False)
-    if split:  # an element before the end was split in two: the end moved one child on
-        end = _Point(end.parent, end.child + 1, end.offset)
+    start, twin = _lift(start, top, at_end=False)
+    if twin is not None and end.after is start.after:
+        # The end was in the tail of the child the start split: that tail is its twin's now.
+        end = _Point(top, twin, end.offset)
     return _surround(top, start, end, tag, id_)
 
 
 # --- points ---------------------------------------------------------------
 
 
-def _run(parent: etree._Element, index: int) -> str:
-    """The text before child `index` (after the last child when index == len)."""
-    text = parent.text if index == 0 else parent[index - 1].tail
+def _run(parent: etree._Element, after: etree._Element | None) -> str:
+    """The text of `after`'s tail, or of `parent` before its first child."""
+    text = parent.text if after is None else after.tail
     return text or ""
 
 
-def _set_run(parent: etree._Element, index: int, text: str) -> None:
-    if index == 0:
+def _set_run(parent: etree._Element, after: etree._Element | None, text: str) -> None:
+    if after is None:
         parent.text = text or None
     else:
-        parent[index - 1].tail = text or None
+        after.tail = text or None
+
+
+def _first_child(parent: etree._Element) -> etree._Element | None:
+    return next(iter(parent), None)
+
+
+def _between(parent: etree._Element, low: etree._Element | None,
+             high: etree._Element | None) -> list[etree._Element]:
+    """The children after `low` (from the first when None) up to and including `high`."""
+    children: list[etree._Element] = []
+    child = _first_child(parent) if low is None else low.getnext()
+    while high is not None and high is not low and child is not None:
+        children.append(child)
+        if child is high:
+            break
+        child = child.getnext()
+    return children
 
 
 def _at(node: etree._Element, slot: str, offset: int) -> _Point:
     if slot == "text":
-        return _Point(node, 0, offset)
+        return _Point(node, None, offset)
     parent = node.getparent()
     assert parent is not None
-    return _Point(parent, parent.index(node) + 1, offset)
+    return _Point(parent, node, offset)
 
 
 def _before(position: Position) -> _Point:
     if position.slot == "node":  # an entity: the point just before it
-        parent = position.node.getparent()
+        parent, previous = position.node.getparent(), position.node.getprevious()
         assert parent is not None
-        index = parent.index(position.node)
-        return _Point(parent, index, len(_run(parent, index)))
+        return _Point(parent, previous, len(_run(parent, previous)))
     return _at(position.node, position.slot, position.offset)
 
 
@@ -128,15 +150,6 @@ def _common(a: etree._Element, b: etree._Element) -> etree._Element | None:
     return next((node for node in [b, *b.iterancestors()] if any(node is x for x in ancestors)), None)
 
 
-def _child_towards(top: etree._Element, node: etree._Element) -> etree._Element:
-    """The child of `top` that holds `node` (or is it)."""
-    while node.getparent() is not top:
-        parent = node.getparent()
-        assert parent is not None
-        node = parent
-    return node
-
-
 # --- lifting a point up to the common ancestor ------------------------------
 
 
@@ -144,10 +157,11 @@ def _at_edge(point: _Point, at_end: bool) -> bool:
     """Whether nothing but whitespace of its element lies before the point
     (or after, at the end): then the span takes the whole element rather
     than leave a twin holding a space."""
-    run = _run(point.parent, point.child)
+    run = _run(point.parent, point.after)
     if at_end:
-        return point.child == len(point.parent) and not run[point.offset:].strip()
-    return point.child == 0 and not run[:point.offset].strip()
+        last = _first_child(point.parent) is None if point.after is None else point.after.getnext() is None
+        return last and not run[point.offset:].strip()
+    return point.after is None and not run[:point.offset].strip()
 
 
 def _up(point: _Point, at_end: bool) -> _Point:
@@ -157,57 +171,66 @@ def _up(point: _Point, at_end: bool) -> _Point:
     element = point.parent
     parent = element.getparent()
     assert parent is not None
-    index = parent.index(element)
     if not at_end and _at_edge(point, at_end):
-        return _Point(parent, index, len(_run(parent, index)))
-    return _Point(parent, index + 1, 0)
+        previous = element.getprevious()
+        return _Point(parent, previous, len(_run(parent, previous)))
+    return _Point(parent, element, 0)
 
 
-def _lifted(point: _Point, top: etree._Element, at_end: bool) -> int | None:
-    """The child index the point reaches in `top`, or None if an element on
-    the way is not one that may be split."""
+def _lifted(point: _Point, top: etree._Element, at_end: bool) -> _Point | None:
+    """The point as it would be in `top`, or None if an element on the way
+    is not one that may be split."""
     while point.parent is not top:
         if not _at_edge(point, at_end) and local_name(point.parent) not in SPLITTABLE:
             return None
         point = _up(point, at_end)
-    return point.child
+    return point
 
 
-def _lift(point: _Point, top: etree._Element, at_end: bool) -> tuple[_Point, bool]:
-    """The point lifted into `top`, splitting the elements it is inside;
-    whether a child of `top` was split."""
-    split = False
+def _lift(point: _Point, top: etree._Element, at_end: bool) -> tuple[_Point, etree._Element | None]:
+    """The point lifted into `top`, splitting the elements it is inside; the
+    twin made of a child of `top`, if one was split."""
+    twin = None
     while point.parent is not top:
         lifted = _up(point, at_end)
-        if not _at_edge(point, at_end):
-            _split(point.parent, point)
-            split = lifted.parent is top
+        twin = _split(point.parent, point) if not _at_edge(point, at_end) else None
         point = lifted
-    return point, split
+    return point, twin
 
 
-def _split(element: etree._Element, point: _Point) -> None:
+def _split(element: etree._Element, point: _Point) -> etree._Element:
     """Split `element` at `point` (inside it): what follows goes to a twin
     right after it, without the id (ids are unique), and takes its tail."""
     attributes = {name: value for name, value in element.attrib.items() if name != "id"}
     twin = element.makeelement(element.tag, attributes)
-    run = _run(element, point.child)
-    moved = element[point.child:]
-    _set_run(element, point.child, run[:point.offset])
+    run = _run(element, point.after)
+    moved = _between(element, point.after, _last_child(element))
+    _set_run(element, point.after, run[:point.offset])
     twin.tail, element.tail = element.tail, None
     element.addnext(twin)
     twin.text = run[point.offset:] or None
     for child in moved:
         twin.append(child)  # each keeps its tail
+    return twin
+
+
+def _last_child(parent: etree._Element) -> etree._Element | None:
+    try:
+        return parent[-1]  # found from the end; len() would count every child
+    except IndexError:
+        return None
 
 
 def _surround(top: etree._Element, start: _Point, end: _Point, tag: str, id_: str) -> etree._Element:
     namespace = etree.QName(top).namespace
     span = top.makeelement(f"{{{namespace}}}{tag}" if namespace else tag, {"id": id_})
-    first_run, last_run = _run(top, start.child), _run(top, end.child)
-    moved = top[start.child:end.child]
-    _set_run(top, start.child, first_run[:start.offset])
-    top.insert(start.child, span)
+    first_run, last_run = _run(top, start.after), _run(top, end.after)
+    moved = _between(top, start.after, end.after)
+    _set_run(top, start.after, first_run[:start.offset])
+    if start.after is None:
+        top.insert(0, span)
+    else:
+        start.after.addnext(span)  # after its tail, which keeps the text before the run
     if not moved:  # both ends in the same run
         span.text = first_run[start.offset:end.offset] or None
     else:

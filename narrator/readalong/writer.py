@@ -33,7 +33,7 @@ from narrator.readalong.package import (
 )
 from narrator.readalong.pages import NarratedChapter, wrapped_page
 from narrator.readalong.smil import SMIL_TYPE, duration, overlay
-from narrator.readalong.upgrade import upgraded_page
+from narrator.readalong.upgrade import numeric_entities, upgraded_page
 from narrator.text.archive import open_zip, read_member
 from narrator.text.epub_package import DOCUMENT_TYPES, Package, read_package, resolve_href
 from narrator.text.html import parse_xml, safe_xml_parser
@@ -142,7 +142,7 @@ def _upgraded(book: _Book, document: str, data: bytes) -> bytes:
 
 
 def _write_page(epub: zipfile.ZipFile, book: _Book, document: str, data: bytes) -> None:
-    epub.writestr(document, _upgraded(book, document, data) if book.upgrade else data)
+    epub.writestr(document, _upgraded(book, document, data) if book.upgrade else numeric_entities(data))
 
 
 def _write_chapter(epub: zipfile.ZipFile, book: _Book, chapter: NarratedChapter, number: int, page: bytes,

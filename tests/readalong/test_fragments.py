@@ -8,6 +8,7 @@ from narrator.model import Word
 from narrator.readalong.fragments import Fragment, clips, find_fragments
 from narrator.readalong.package import NewItem, Overlay, edit_package
 from narrator.readalong.smil import clock, duration, overlay
+from narrator.readalong.upgrade import numeric_entities, upgraded_page
 from narrator.text.html import element_text
 from narrator.text.positions import mapped_blocks
 from tests.readalong.test_wrap import page
@@ -69,6 +70,21 @@ def test_clips_tile_when_fragments_follow_on_and_stop_at_the_last_word_otherwise
     assert [(c.begin_ms, c.end_ms) for c in clips(found, words)] == [(100, 400), (400, 600), (600, 700)]
     gap = [Fragment(0, 1), Fragment(2, 1)]  # word 1 has no place on the page: no clip holds it
     assert [(c.begin_ms, c.end_ms) for c in clips(gap, words)] == [(100, 200), (400, 500)]
+
+
+def test_named_entities_become_numeric_and_others_stay():
+    before = b"a&nbsp;b&amp;c&mdash;&unknown;&#160;"
+    assert numeric_entities(before) == b"a&#160;b&amp;c&#8212;&unknown;&#160;"
+
+
+def test_an_epub2_page_gets_the_html5_doctype_and_its_features_from_its_elements():
+    page = (b'<?xml version="1.0"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.1//EN" "x.dtd">\n'
+            b'<html xmlns="http://www.w3.org/1999/xhtml"><head><title>t</title></head><body>'
+            b"<!-- <script> in a comment is no script --><p>a&nbsp;b</p>"
+            b'<svg xmlns="http://www.w3.org/2000/svg"/></body></html>')
+    upgraded, features = upgraded_page(page)
+    assert upgraded.startswith(b'<?xml version="1.0"?>\n<!DOCTYPE html>\n<html')
+    assert b"a&#160;b" in upgraded and features == {"svg"}
 
 
 def test_clock_values_and_durations():

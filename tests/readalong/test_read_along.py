@@ -305,6 +305,8 @@ def test_an_epub2_with_one_prose_chapter_becomes_a_valid_epub3_with_one_overlay(
     assert sum(1 for i in book.items.values() if i.get("media-overlay")) == 1
     assert any("nav" in (i.get("properties") or "").split() for i in book.items.values())
     assert "low\u00a0in the\u00a0water\u2014" in texts(book.page("OEBPS/Text/chapter 1.xhtml"))
+    cover = [i for i in book.items.values() if "cover-image" in (i.get("properties") or "").split()]
+    assert [book.paths[c.get("id")] for c in cover] == ["OEBPS/Images/cover.png"]
 
 
 def test_a_read_along_book_narrated_again_gets_new_overlays_in_place_of_the_old(epub, tmp_path):

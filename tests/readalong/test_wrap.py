@@ -57,6 +57,15 @@ def test_a_quotation_is_never_split_in_two():
     assert can_wrap(words[2].first, words[3].last) and can_wrap(words[0].first, words[7].last)
 
 
+def test_a_time_element_holds_no_span_and_is_never_split():
+    """<time> without a datetime may hold only text."""
+    root = page("<p>We met on <time>Monday morning</time> at noon.</p>")
+    words = mapped_blocks(root)[0].words
+    assert can_wrap(words[0].first, words[6].last)  # the sentence: the <time> moves in whole
+    assert not can_wrap(words[3].first, words[3].last)  # "Monday", inside it
+    assert not can_wrap(words[0].first, words[3].last)  # "We met on Monday", ending inside it
+
+
 def test_a_drop_capital_word_is_wrapped_whole():
     root = page('<p><span class="dropcap">O</span>nce upon a time.</p>')
     words = mapped_blocks(root)[0].words
