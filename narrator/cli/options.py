@@ -27,7 +27,7 @@ _SETTINGS_OPTIONS = [
                  help="local: the embedded engine, started here. elevenlabs (ELEVENLABS_API_KEY) or sarvam "
                       "(SARVAM_API_KEY): the cloud services."),
     click.option("--voice",
-                 help="Voice id (an espeak-ng voice such as en-gb for local; the speaker for sarvam)."),
+                 help="Voice id (an espeak-ng voice such as en or en-us for local; the speaker for sarvam)."),
     click.option("--model", help="Model id, e.g. eleven_multilingual_v2 or bulbul:v2."),
     click.option("--endpoint", help="ws:// or wss:// base URL of the service (default "
                                     "wss://api.elevenlabs.io, wss://api.sarvam.ai)."),
@@ -72,7 +72,7 @@ _SETTINGS_OPTIONS = [
                  help="Seconds between paragraphs (default: the voice's own). Re-encodes the audio."),
     click.option("--read-along", type=click.Choice(GRANULARITIES), is_flag=False, flag_value="sentence",
                  help="Also OUT/STEM.read-along.epub: an EPUB 3 whose text is highlighted as it is spoken, "
-                      "each sentence (the default) or word."),
+                      "each sentence (the default) or word. The value is optional: put the option last."),
     click.option("--acx", is_flag=True, default=None,
                  help="Master for Audible's ACX: levels, room tone, 44.1 kHz 192 kbps CBR. "
                       "Re-encodes the audio."),
