@@ -15,7 +15,7 @@ from narrator.book.timeline import segment_audio
 from narrator.errors import NarratorError
 from narrator.protocol.events import AudioChunk
 from narrator.text.epub import parse_epub
-from narrator.text.html import parse_html
+from narrator.text.html_file import parse_html
 from narrator.text.markdown import parse_markdown
 from narrator.text.plain import parse_text
 from tests.audio.test_mp3 import decoded_samples, encode, id3v2, metadata_frame

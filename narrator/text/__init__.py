@@ -22,9 +22,9 @@ _TEXT_PARSERS = {
     ".text": "plain.parse_text",
     ".md": "markdown.parse_markdown",
     ".markdown": "markdown.parse_markdown",
-    ".html": "html.parse_html",
-    ".htm": "html.parse_html",
-    ".xhtml": "html.parse_xhtml",
+    ".html": "html_file.parse_html",
+    ".htm": "html_file.parse_html",
+    ".xhtml": "html_file.parse_xhtml",
 }
 _BYTES_PARSERS = {".epub": "epub.parse_epub"}
 SUPPORTED_SUFFIXES = (*_TEXT_PARSERS, *_BYTES_PARSERS)

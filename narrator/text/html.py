@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from html.entities import name2codepoint
 from typing import NamedTuple
 from xml.sax.saxutils import escape
@@ -27,8 +26,7 @@ from xml.sax.saxutils import escape
 import lxml.html
 from lxml import etree
 
-from narrator.model import Book
-from narrator.text.plain import Section, assemble_book, collapse, is_speakable, title_from_name
+from narrator.text.plain import collapse, is_speakable
 
 EPUB_NS = "http://www.idpf.org/2007/ops"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -61,7 +59,6 @@ _CLOSING_PUNCTUATION = tuple(".,;:!?)]}\u2019\u201d")
 # well-formed XML, so it is re-read in recovery mode with the entities left
 # as references rather than handed to the (less faithful) HTML parser.
 _ENTITY_ERRORS = frozenset({"ERR_UNDECLARED_ENTITY", "ERR_RESOURCE_LIMIT", "ERR_ENTITY_LOOP"})
-_XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 
 
 class Block(NamedTuple):
@@ -377,38 +374,3 @@ def _is_note_mark(node: etree._Element) -> bool:
     if "#" not in (node.get("href") or ""):
         return False
     return "sup" in inner or re.fullmatch(r"\[\d{1,3}\]", text) is not None
-
-
-# --- .html, .htm and .xhtml files -----------------------------------------
-
-
-def parse_html(text: str, name: str) -> Book:
-    """An HTML file to Book: chapters at h1/h2 headings."""
-    return _html_book(parse_markup(text.encode("utf-8"), xml=False), name)
-
-
-def parse_xhtml(text: str, name: str) -> Book:
-    """An XHTML file to Book: read as XML, as HTML if it is not well-formed."""
-    # The text is already decoded: an encoding the declaration names no
-    # longer applies (and lxml refuses str input that carries one).
-    data = _XML_DECLARATION.sub("", text, count=1).encode("utf-8")
-    return _html_book(parse_markup(data, xml=True), name)
-
-
-def _html_book(root: etree._Element, name: str) -> Book:
-    found: Counter[str] = Counter()
-    # A web page's <nav> is menus and links, not prose.
-    blocks = walk(root, found, skip=frozenset({"nav"}), markup=True)
-    head_title = document_title(root)
-    first_h1 = next((b.text for b in blocks if b.kind == "heading" and b.level == 1), None)
-    title = head_title or first_h1 or title_from_name(name)
-    # Text before the first heading is a chapter of its own, named like the
-    # document (it is dropped, as every section is, if it holds no prose).
-    sections = [Section(head_title or title_from_name(name))]
-    for block in blocks:
-        if block.kind == "heading":
-            sections.append(Section(block.text))
-        else:
-            sections[-1].add(block.text, prose=block.kind == "prose", markup=block.markup)
-    book = assemble_book(name, title, meta_content(root, "author"), sections, found)
-    return replace(book, language=document_language(root))

@@ -10,7 +10,7 @@ from lxml import etree
 
 from narrator.model import Book, Chapter
 from narrator.readalong.generate import chapter_document, generated_epub
-from narrator.text.html import parse_html
+from narrator.text.html_file import parse_html
 from narrator.text.markdown import parse_markdown
 from narrator.text.plain import parse_text
 

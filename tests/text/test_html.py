@@ -8,7 +8,7 @@ import pytest
 
 from narrator.errors import DocumentError
 from narrator.text import SUPPORTED_SUFFIXES, read_document
-from narrator.text.html import parse_html, parse_xhtml
+from narrator.text.html_file import parse_html, parse_xhtml
 from tests.text.test_readers import assert_clean
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "samples"
