@@ -69,7 +69,6 @@ def write_read_along(source: bytes, name: str, documents: Sequence[str], chapter
     at a time; `toc` (document, title) is its table of contents, for an
     EPUB 2 source, which has no navigation document EPUB 3 could use.
     Returns the documents left without highlights: not well-formed XML."""
-    skipped: list[str] = []
     with open_zip(source, name) as archive:
         package = read_package(archive, name)
         opf = read_member(archive, package.opf, name)
@@ -82,23 +81,33 @@ def write_read_along(source: bytes, name: str, documents: Sequence[str], chapter
         with written_whole(out) as part, zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as epub:
             epub.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", zipfile.ZIP_STORED)
             _copy(archive, epub, book, {"mimetype", package.opf, *documents, *book.dropped}, name)
-            written: set[str] = set()
-            for number, chapter in enumerate(chapters, 1):
-                if chapter.document in written:
-                    continue  # a spine that lists a page twice: it is written, and highlighted, once
-                written.add(chapter.document)
-                page = read_member(archive, chapter.document, name)
-                wrapped = wrapped_page(page, chapter, granularity, style.path)
-                if wrapped is None:
-                    skipped.append(chapter.document)
-                    _write_page(epub, book, chapter.document, page)
-                else:
-                    _write_chapter(epub, book, chapter, number, *wrapped)
+            skipped = _write_chapters(archive, epub, book, chapters, granularity, style.path, name)
             epub.writestr(style.path, STYLE)
             if package.nav is None:
                 _write_nav(epub, book, toc, name)
             epub.writestr(package.opf, edit_package(opf, package.opf, book.items, book.overlays, narrator,
                                                     book.properties, book.dropped))
+    return skipped
+
+
+def _write_chapters(archive: zipfile.ZipFile, epub: zipfile.ZipFile, book: _Book,
+                    chapters: Iterable[NarratedChapter], granularity: str, style: str,
+                    name: str) -> list[str]:
+    """Each chapter's page wrapped, its overlay and its audio; the pages left
+    without highlights (not well-formed XML) are kept as they are and returned."""
+    skipped: list[str] = []
+    written: set[str] = set()
+    for number, chapter in enumerate(chapters, 1):
+        if chapter.document in written:
+            continue  # a spine that lists a page twice: it is written, and highlighted, once
+        written.add(chapter.document)
+        page = read_member(archive, chapter.document, name)
+        wrapped = wrapped_page(page, chapter, granularity, style)
+        if wrapped is None:
+            skipped.append(chapter.document)
+            _write_page(epub, book, chapter.document, page)
+        else:
+            _write_chapter(epub, book, chapter, number, *wrapped)
     return skipped
 
 
