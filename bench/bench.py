@@ -4,6 +4,7 @@
     python bench/bench.py client [--hours 1 [10 ...]] [--concurrency 4] [--json]
     python bench/bench.py faults [--hours 1] [--seed 7]
     python bench/bench.py mastering [--hours 1]
+    python bench/bench.py readalong [--hours 1] [--runs 3] [--chapters N]
 
 throughput: narrate a generated book through `narrator serve` pretending to
 be a cloud service (time to first byte, generation speed, generations at
@@ -16,7 +17,9 @@ seconds per hour of audio, peak resident memory, wall time.
 
 faults: a book through a misbehaving server, run again until it is whole:
 what the faults cost. mastering: the book files made again from the cache,
-copied and with --acx, and `narrator check` of them.
+copied and with --acx, and `narrator check` of them. readalong: the book
+made again from the cache with --read-along and without it: the time, size
+and memory the read-along EPUB adds.
 
 Every number comes from real subprocesses (`python -m narrator ...`) run by
 the same interpreter as this script (bench/harness.py); see bench/README.md.
@@ -26,10 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 from harness import (  # bench/ is the script's folder, first on sys.path
@@ -37,6 +43,7 @@ from harness import (  # bench/ is the script's folder, first on sys.path
     NARRATOR,
     WORD_SECONDS,
     Server,
+    Usage,
     compile_narrator,
     measure,
     narrate,
@@ -242,6 +249,100 @@ def print_client(r: dict) -> None:
         print("  ".join(cell.rjust(width) for cell, width in zip(line, widths)))
 
 
+# --- read-along -----------------------------------------------------------
+
+READ_ALONG = (("sentence", ("--read-along", "sentence")), ("without", ()), ("word", ("--read-along", "word")))
+
+
+def readalong(args) -> dict:
+    """A book narrated once; then joined again from the cache, each time
+    into a fresh output folder: with --read-along sentence, without it, with
+    --read-along word, `--runs` times in turn. What the read-along EPUB adds
+    in time, size and memory to the same join (medians of the runs)."""
+    rows = []
+    for hours in args.hours:
+        with workdir(args.keep) as tmp:
+            tmp = Path(tmp)
+            book, out = tmp / "book.md", tmp / "out"
+            characters = write_book(book, hours * 3600, seed=args.seed, chapters=args.chapters)
+            server = Server()
+            try:
+                narrate(book, out, server.url, args.concurrency)  # fills the cache, out.cache beside out
+                runs: dict[str, list[Usage]] = {name: [] for name, _ in READ_ALONG}
+                epubs = {}
+                for _ in range(args.runs):
+                    for name, options in READ_ALONG:
+                        # A fresh folder: no manifest says the book is up to date, so it is joined anew.
+                        shutil.rmtree(out)
+                        usage, figures = narrate(book, out, server.url, args.concurrency, *options)
+                        assert figures["characters"] == 0, "the cache did not serve the book"
+                        runs[name].append(usage)
+                        if options:
+                            epubs[name] = _epub_sizes(out / f"{book.stem}.read-along.epub")
+            finally:
+                server.stop()
+        base = runs["without"]
+        rows.append({"hours_requested": hours, "characters": characters,
+                     "audio_hours": round(figures["minutes"] / 60, 3), "mp3_bytes": figures["mp3_bytes"],
+                     "without": _run(base), **{name: {**_run(runs[name], base), **epub}
+                                               for name, epub in epubs.items()}})
+    return {"mode": "readalong", "format": FORMAT, "runs": args.runs, "chapters": args.chapters, "rows": rows}
+
+
+def _median(usages: list[Usage]) -> Usage:
+    return Usage(0, *(statistics.median(getattr(u, figure) for u in usages)
+                      for figure in ("wall_seconds", "cpu_seconds", "peak_rss_mb")))
+
+
+def _run(usages: list[Usage], base: list[Usage] | None = None) -> dict:
+    """A join's cost, the median of its runs; with `base` (its runs without
+    --read-along), what it added."""
+    usage = _median(usages)
+    run = {"wall_seconds": round(usage.wall_seconds, 2), "cpu_seconds": round(usage.cpu_seconds, 2),
+           "peak_rss_mb": round(usage.peak_rss_mb, 1),
+           "wall_seconds_each": [round(u.wall_seconds, 2) for u in usages]}
+    if base:
+        without = _median(base)
+        added = usage.wall_seconds - without.wall_seconds
+        run.update(added_seconds=round(added, 2),
+                   added_cpu_seconds=round(usage.cpu_seconds - without.cpu_seconds, 2),
+                   share_of_join=round(added / without.wall_seconds, 3),
+                   added_peak_rss_mb=round(usage.peak_rss_mb - without.peak_rss_mb, 1))
+    return run
+
+
+def _epub_sizes(path: Path) -> dict:
+    """The EPUB's size, the chapter MP3s stored in it, and its highlights (a
+    <par> of an overlay each)."""
+    with zipfile.ZipFile(path) as epub:
+        audio = [m for m in epub.infolist() if m.filename.endswith(".mp3")]
+        assert audio and all(m.compress_type == zipfile.ZIP_STORED for m in audio), "MP3s not stored"
+        pars = sum(epub.read(m).count(b"<par ") for m in epub.infolist() if m.filename.endswith(".smil"))
+    size = path.stat().st_size
+    audio_bytes = sum(m.compress_size for m in audio)
+    return {"epub_bytes": size, "audio_members": len(audio), "audio_bytes": audio_bytes,
+            "non_audio_bytes": size - audio_bytes, "highlights": pars}
+
+
+def print_readalong(r: dict) -> None:
+    header = ("hours", "audio h", "chapters", "highlight", "join s", "added s", "share", "CPU s", "added",
+              "book MP3 MB", "EPUB MB", "non-audio kB", "highlights", "peak RSS MB", "without")
+    table = [header] + [
+        (f"{row['hours_requested']:g}", f"{row['audio_hours']:.3f}", str(ra["audio_members"]), name,
+         f"{row['without']['wall_seconds']:.2f}", f"{ra['added_seconds']:+.2f}", f"{ra['share_of_join']:.0%}",
+         f"{row['without']['cpu_seconds']:.2f}", f"{ra['added_cpu_seconds']:+.2f}",
+         f"{row['mp3_bytes'] / 1e6:.1f}", f"{ra['epub_bytes'] / 1e6:.1f}",
+         f"{ra['non_audio_bytes'] / 1e3:.0f}", str(ra["highlights"]), f"{ra['peak_rss_mb']:.1f}",
+         f"{row['without']['peak_rss_mb']:.1f}")
+        for row in r["rows"] for name, ra in ((n, row[n]) for n in ("sentence", "word"))
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    print(f"the book joined again from the cache ({r['format']}), each time into a fresh folder, "
+          f"with --read-along and without it; medians of {r['runs']} runs")
+    for line in table:
+        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths)))
+
+
 # --- command line ---------------------------------------------------------
 
 
@@ -281,6 +382,16 @@ def main(argv: list[str] | None = None) -> None:
     m.add_argument("--concurrency", type=int, default=4, help="narrate --concurrency.")
     common(m)
 
+    r = sub.add_parser("readalong", help="What --read-along adds to a join from the cache: time, size, RSS.")
+    r.add_argument("--hours", type=float, nargs="+", default=[1.0],
+                   help="Hours of audio; several give several rows.")
+    r.add_argument("--chapters", type=int,
+                   help="Chapters in the book (default: one per 20 minutes): a page is wrapped whole.")
+    r.add_argument("--runs", type=int, default=3,
+                   help="Joins of each kind, in turn; the figures are their medians.")
+    r.add_argument("--concurrency", type=int, default=4, help="narrate --concurrency.")
+    common(r)
+
     f = sub.add_parser("faults", help="A book through `serve --faults`, run again until whole: the waste.")
     f.add_argument("--hours", type=float, default=1.0, help="Hours of audio in the generated book.")
     f.add_argument("--faults", default=ISSUE_FAULTS, help="serve --faults, without the seed.")
@@ -304,6 +415,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.mode == "mastering":
         result = mastering(args)
         print(json.dumps(result)) if args.json else print_mastering(result)
+    elif args.mode == "readalong":
+        if args.runs < 1:
+            parser.error("readalong needs --runs >= 1")
+        result = readalong(args)
+        print(json.dumps(result)) if args.json else print_readalong(result)
     else:
         result = client(args)
         print(json.dumps(result)) if args.json else print_client(result)
