@@ -292,14 +292,16 @@ def write_files(planned: PlannedBook, entries: BookSegments, stem: str, options:
 
         render = mastered_chapter
     files = assemble.write_book(entries, planned.segments, planned.book, outputs, options.pauses, render)
-    if options.read_along:
-        from narrator.readalong.book import write_book_read_along  # lxml: only when asked for
+    try:
+        if options.read_along:
+            from narrator.readalong.book import write_book_read_along  # lxml: only when asked for
 
-        files.read_along, unhighlighted = write_book_read_along(
-            planned, entries, files, out_dir=options.out_dir, stem=stem, granularity=options.read_along,
-            narrator=options.narrator())
-        warnings += unhighlighted
-    assemble.drop_scaffolding(files, outputs)
+            files.read_along, unhighlighted = write_book_read_along(
+                planned, entries, files, out_dir=options.out_dir, stem=stem, granularity=options.read_along,
+                narrator=options.narrator())
+            warnings += unhighlighted
+    finally:  # the chapter files the EPUB was made from go even if making it failed (a full disk)
+        assemble.drop_scaffolding(files, outputs)
     if options.m4b:
         files.m4b = options.out_dir / f"{stem}.m4b"
         m4b.write_m4b(files.mp3, planned.book, files.marks, files.m4b)
