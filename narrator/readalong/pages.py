@@ -31,7 +31,6 @@ class NarratedChapter:
 Pars = list[tuple[str, int, int]]  # (fragment id, clip begin ms, clip end ms), in reading order
 
 
-
 def wrapped_page(data: bytes, chapter: NarratedChapter, granularity: str,
                  style: str) -> tuple[bytes, Pars] | None:
     """The chapter's XHTML with its fragments wrapped, and its overlay's
@@ -65,8 +64,6 @@ def _named(fragment: cutting.Fragment, ids: Iterator[str]) -> str:
         fragment.heading.set("id", next(ids))
         return fragment.heading.get("id") or ""
     return next(ids)
-
-
 
 
 def _link_style(root: etree._Element, url: str) -> None:
