@@ -35,6 +35,17 @@ class Book:
 
 
 @dataclass(frozen=True)
+class Said:
+    """A paragraph as sent, when a pronunciation lexicon changed it: its text,
+    and for each word of the paragraph how many words of `text` say it (the
+    words of a grapheme of several share its replacement: the first counts
+    it all, the others 0)."""
+
+    text: str
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Segment:
     """The unit of scheduling, retry and (later) caching.
 
@@ -46,10 +57,20 @@ class Segment:
     chapter: int
     paragraphs: tuple[str, ...]
     ends_chapter: bool
+    said: tuple[Said, ...] | None = None  # the paragraphs as sent, when a lexicon changed them
 
     @property
     def text(self) -> str:
         return "\n\n".join(self.paragraphs)
+
+    @property
+    def sent(self) -> tuple[str, ...]:
+        """The paragraphs as sent to the service: what keys, bills and sounds."""
+        return tuple(s.text for s in self.said) if self.said else self.paragraphs
+
+    @property
+    def sent_text(self) -> str:
+        return "\n\n".join(self.sent)
 
 
 @dataclass(frozen=True)

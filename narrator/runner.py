@@ -92,7 +92,8 @@ def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
     dialect = functools.cache(lambda: key_dialect(options))  # built once there is a segment to key
     return cut_into_segments(book, chapters=options.chapters, speak_titles=options.speak_titles,
                              key=lambda text: dialect().segment_key(text),
-                             sent=lambda text: dialect().sent_characters(text))
+                             sent=lambda text: dialect().sent_characters(text),
+                             lexicon=options.lexicon(), ssml=options.reads_ssml())
 
 
 def book_digest(planned: PlannedBook, options: NarrateOptions) -> str:
@@ -158,7 +159,7 @@ def narrate_planned(planned: PlannedBook, stem: str, options: NarrateOptions, *,
         # Segments are made in an event loop of their own; the files are written
         # outside it, so Ctrl-C while a long book is joined or mastered stops it at once.
         stats = asyncio.run(synthesize(planned, stem, options, cache, budget or Budget(None), spent))
-        entries = BookSegments(cache, planned.keys)
+        entries = BookSegments(cache, planned.keys, planned.segments)
         estimated = _estimated_chapters(planned, entries)
         warnings = book_warnings(planned, estimated, stats, options)
         files = write_files(planned, entries, stem, options, warnings)
@@ -180,7 +181,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
 
     async def on_done(segment: Segment, chunks: Chunks) -> None:
         # Parsing and the fsynced write run in a thread: the other sessions keep streaming meanwhile.
-        audio = await asyncio.to_thread(segment_audio, segment.paragraphs, chunks)
+        audio = await asyncio.to_thread(segment_audio, segment.sent, chunks)
         await asyncio.to_thread(cache.put, planned.keys[segment.index], audio, len(segment.text))
         progress.advance(planned.sent[segment.index], audio.duration_ms / 1000)
         if not preparing and not options.mastered:

@@ -21,6 +21,7 @@ from narrator.protocol.elevenlabs import StreamSettings, VoiceSettings
 from narrator.protocol.events import Dialect
 from narrator.protocol.sarvam import SarvamSettings
 from narrator.readalong import GRANULARITIES
+from narrator.text.lexicon import Lexicon, read_lexicons
 
 PROVIDERS = ("local", "elevenlabs", "sarvam")
 DEFAULT_CAPTIONS = ("srt", "vtt")
@@ -53,6 +54,7 @@ class NarrateOptions:
     region: str | None = None  # a name in codec.REGIONS, instead of endpoint
     transport: str | None = None  # ElevenLabs' endpoint (codec.TRANSPORTS); None: multi-context
     read_along: str | None = None  # also a read-along EPUB, highlighting each "sentence" or "word"
+    lexicons: tuple[Path, ...] = ()  # pronunciation lexicons (PLS or TOML), later ones winning
     # Everything else sent to the service (language, seed, voice settings, schedule...).
     # Its voice, model and output_format are replaced by the fields above.
     stream: StreamSettings = StreamSettings()
@@ -125,6 +127,19 @@ class NarrateOptions:
             output_format=self.output_format or "mp3_44100_128",
         ))
 
+    def reads_ssml(self) -> bool:
+        """Whether the service reads SSML tags in the text: ElevenLabs, asked to."""
+        return self.provider == "elevenlabs" and bool(self.stream.enable_ssml_parsing)
+
+    def lexicon(self) -> Lexicon:
+        """The lexicons read and checked: a <phoneme> only where SSML is read."""
+        lexicon = read_lexicons(self.lexicons)
+        if lexicon.phonemes and not self.reads_ssml():
+            entry = lexicon.phonemes[0]
+            raise ConfigError(f"{entry.source}: {entry.grapheme!r} has a <phoneme>, which only ElevenLabs "
+                              "reads, and only with --ssml: give it an <alias> (words to say) instead")
+        return lexicon
+
     def narrator(self) -> str:
         """The voice, as a read-along book names its narrator."""
         settings = self.service_settings()
@@ -157,7 +172,7 @@ SETTINGS = {
     "max_retry_characters": WHOLE, "segment_tries": WHOLE, "strict": FLAG,
     # The book files
     "chapters": TEXT, "caption_style": TEXT, "chapter_files": FLAG, "lead_in": NUMBER,
-    "chapter_pause": NUMBER, "paragraph_pause": NUMBER, "acx": FLAG, "read_along": TEXT,
+    "chapter_pause": NUMBER, "paragraph_pause": NUMBER, "acx": FLAG, "read_along": TEXT, "lexicon": TEXTS,
     # ElevenLabs
     "language": TEXT, "seed": WHOLE, "text_normalization": TEXT, "ssml": FLAG,
     "pronunciation_dictionaries": TEXTS, "stability": NUMBER, "similarity_boost": NUMBER, "style": NUMBER,
@@ -218,6 +233,7 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         region=given.get("region"),
         transport=given.get("transport"),
         read_along=given.get("read_along"),
+        lexicons=tuple(Path(p) for p in given.get("lexicon", ())),
         caption_style=given.get("caption_style", "sentence"),
         chapters=given.get("chapters"),
         chapter_files=given.get("chapter_files", True),

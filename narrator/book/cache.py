@@ -23,14 +23,15 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypedDict, cast
 
-from narrator.book.timeline import SegmentAudio, TimedWord
+from narrator.book.timeline import SegmentAudio, TimedWord, unsaid
 from narrator.errors import AudioError
 from narrator.files import atomic_write, remove_inside
+from narrator.model import Segment
 
 MAGIC = b"NARRATOR-SEGMENT 1\n"
 STRAY_AFTER_SECONDS = 3600  # a temporary file this old belongs to a writer that died
@@ -213,9 +214,11 @@ class BookSegments:
     only their keys: each entry's header (its words among it) is read when
     asked for, so memory does not grow with the book."""
 
-    def __init__(self, cache: SegmentCache, keys: list[str]):
+    def __init__(self, cache: SegmentCache, keys: list[str], said: Sequence[Segment] = ()):
         self._cache = cache
         self._keys = keys
+        # Segments a lexicon changed, by index: their words are shown as written, not as sent.
+        self._said = {segment.index: segment for segment in said if segment.said}
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -232,7 +235,11 @@ class BookSegments:
         return self._entry(index).meta
 
     def words(self, index: int) -> list[TimedWord]:
-        return self._entry(index).words
+        words = self._entry(index).words
+        segment = self._said.get(index)
+        if segment is None or segment.said is None:
+            return words
+        return unsaid(words, segment.paragraphs, segment.said)
 
     def copy_frames(self, index: int, out: BinaryIO) -> None:
         self._cache.copy_frames(self._entry(index), out)

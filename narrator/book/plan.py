@@ -4,12 +4,13 @@ its audio is cached under. What a run would send, or find."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from narrator.book.cache import SegmentCache
 from narrator.errors import DocumentError
 from narrator.model import Book, Segment
+from narrator.text.lexicon import Lexicon, say
 from narrator.text.segments import plan
 from narrator.text.select import select_chapters
 
@@ -38,13 +39,23 @@ class PlannedBook:
 
 
 def plan_book(book: Book, *, chapters: str | None, speak_titles: bool, key: Callable[[str], str],
-              sent: Callable[[str], int]) -> PlannedBook:
+              sent: Callable[[str], int], lexicon: Lexicon | None = None, ssml: bool = False) -> PlannedBook:
     """The chapters chosen (`chapters` as --chapters gives it, else the prose)
-    cut into segments, each keyed by `key(text)`, carrying `sent(text)`
-    characters on the wire."""
+    cut into segments, each as the `lexicon` has it said (SSML <phoneme> tags
+    where `ssml`), keyed by `key(text sent)`, carrying `sent(text sent)`
+    characters on the wire: an entry changes the keys of the segments that
+    hold it, and only those."""
     chosen = select_chapters(book, chapters)
-    segments = plan(chosen, speak_titles=speak_titles)
+    segments = [_said(s, lexicon, ssml) for s in plan(chosen, speak_titles=speak_titles)]
     if not segments:
         raise DocumentError(f"{book.title}: the chapters chosen hold nothing to speak")
-    return PlannedBook(chosen, segments, [key(s.text) for s in segments], [sent(s.text) for s in segments],
-                       whole=book)
+    return PlannedBook(chosen, segments, [key(s.sent_text) for s in segments],
+                       [sent(s.sent_text) for s in segments], whole=book)
+
+
+def _said(segment: Segment, lexicon: Lexicon | None, ssml: bool) -> Segment:
+    if not lexicon:
+        return segment
+    said = tuple(say(paragraph, lexicon, ssml=ssml) for paragraph in segment.paragraphs)
+    changed = any(s.text != p for s, p in zip(said, segment.paragraphs))
+    return replace(segment, said=said) if changed else segment

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from narrator.audio.mp3 import FrameReader
 from narrator.errors import AudioError
+from narrator.model import Said
 from narrator.protocol.events import AudioChunk, Final
 
 
@@ -67,9 +68,10 @@ _Span = list[_Char] | _Hole
 
 
 def segment_audio(paragraphs: Sequence[str], chunks: list[AudioChunk | Final]) -> SegmentAudio:
-    """Frames and timed words for one segment. A Final among the chunks marks
-    where a flushed paragraph's audio ends (services without timings); words
-    are then placed inside their own paragraph's audio."""
+    """Frames and timed words for one segment: the words of `paragraphs`, as
+    they were sent. A Final among the chunks marks where a flushed
+    paragraph's audio ends (services without timings); words are then
+    placed inside their own paragraph's audio."""
     reader = FrameReader()
     frames: list[bytes] = []
     parts: list[list[_Span]] = [[]]  # per flushed paragraph: aligned character times, or holes
@@ -102,6 +104,32 @@ def segment_audio(paragraphs: Sequence[str], chunks: list[AudioChunk | Final]) -
         timed = [replace(word, estimated=True) for word in timed]
     return SegmentAudio(b"".join(frames), reader.samples, reader.sample_rate, tuple(timed), estimated,
                         interpolated)
+
+
+def unsaid(timed: Sequence[TimedWord], paragraphs: Sequence[str], said: Sequence[Said]) -> list[TimedWord]:
+    """The paragraphs' own words on the times of the words a lexicon sent for
+    them (`timed`): a word replaced by several takes their whole span;
+    several replaced together share theirs by length. Done when a book is
+    joined, not when a segment is stored: the cache keeps what was sent, and
+    another text that sends the same words shares the entry."""
+    words: list[TimedWord] = []
+    at = 0
+    for paragraph, spoken in zip(paragraphs, said):
+        own = paragraph.split()
+        i = 0
+        while i < len(own):
+            group = 1 + next((k for k, c in enumerate(spoken.counts[i + 1:]) if c), len(own) - i - 1)
+            sent = timed[at:at + spoken.counts[i]]
+            start, end = sent[0].start, sent[-1].end
+            lengths = [len(w) for w in own[i:i + group]]
+            step = (end - start) / sum(lengths)
+            for k, length in enumerate(lengths):
+                words.append(TimedWord(own[i + k], start, start + step * length, i + k == len(own) - 1,
+                                       sent[0].estimated))
+                start += step * length
+            at += spoken.counts[i]
+            i += group
+    return words
 
 
 def _ms(reader: FrameReader) -> float:

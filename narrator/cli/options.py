@@ -70,6 +70,9 @@ _SETTINGS_OPTIONS = [
     click.option("--chapter-pause", type=float, help="Seconds of room tone after each chapter (default 2)."),
     click.option("--paragraph-pause", type=float,
                  help="Seconds between paragraphs (default: the voice's own). Re-encodes the audio."),
+    click.option("--lexicon", "lexicon", multiple=True, metavar="FILE",
+                 help="A pronunciation lexicon: W3C PLS (.pls, .xml) or TOML ([alias] \"LV\" = \"level\"); "
+                      "repeat for more, later ones winning. Captions keep the words as written."),
     click.option("--read-along", type=click.Choice(GRANULARITIES), is_flag=False, flag_value="sentence",
                  help="Also OUT/STEM.read-along.epub: an EPUB 3 whose text is highlighted as it is spoken, "
                       "each sentence (the default) or word. The value is optional: put the option last."),

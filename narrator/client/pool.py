@@ -106,7 +106,7 @@ class SessionPool:
         queue: asyncio.Queue[Segment] = asyncio.Queue()
         # Longest first: the last segments to start are the shortest, so the pool's
         # sessions finish close together instead of one long segment running alone.
-        for segment in sorted(segments, key=lambda s: len(s.text), reverse=True):
+        for segment in sorted(segments, key=lambda s: len(s.sent_text), reverse=True):
             queue.put_nowait(segment)
         workers = [
             asyncio.create_task(self._worker(queue, on_done), name=f"session-{i}")
@@ -157,7 +157,7 @@ class SessionPool:
     async def _run_segment(self, session: Session | None, segment: Segment):
         for request in (1, 2):
             session, chunks = await self._attempts(session, segment)
-            reason = await asyncio.to_thread(shortfall, segment.text, chunks, speed=self._config.speed)
+            reason = await asyncio.to_thread(shortfall, segment.sent_text, chunks, speed=self._config.speed)
             if reason is None:
                 break
             if request == 1:
@@ -176,7 +176,7 @@ class SessionPool:
 
     async def _attempts(self, session: Session | None, segment: Segment):
         tries = _Tries()
-        characters = self._config.dialect.sent_characters(segment.text)
+        characters = self._config.dialect.sent_characters(segment.sent_text)
         retrying = AsyncRetrying(
             retry=lambda state: state.outcome.failed and should_retry(
                 state.outcome.exception(), tries.failures, tries.waited(),
@@ -193,7 +193,7 @@ class SessionPool:
                     async with self._slot():
                         session = await self._connected(session, segment, characters, tries)
                         try:
-                            chunks = await session.synthesize(segment.text)
+                            chunks = await session.synthesize(segment.sent_text)
                         except asyncio.CancelledError:
                             session.abort()  # the worker holds only the session it had before
                             raise

@@ -72,6 +72,8 @@ def load_job(path: Path, *, progress: bool = True) -> Job:
     for key, value in table.items():
         _check_key(path, key, value)
     settings = {k: v for k, v in table.items() if k in SETTINGS}
+    if "lexicon" in settings:  # beside the job file, like its inputs
+        settings["lexicon"] = [str(_near(path, name)) for name in settings["lexicon"]]
     if "output" not in table:
         raise ConfigError(f"{path}: output is missing: give the folder the books go to, "
                           "e.g. output = \"../out\"")

@@ -41,9 +41,11 @@ class Stats:
     generating_seconds: float = 0.0
     refused: int = 0  # generations refused over capacity
     faults: dict[str, int] = field(default_factory=dict)
+    heard: list[str] = field(default_factory=list)  # every text generated, in order: what tests listen to
 
     def line(self) -> str:
         data = asdict(self)
+        del data["heard"]
         data["audio_seconds"] = round(self.audio_seconds, 3)
         data["generating_seconds"] = round(self.generating_seconds, 3)
         return json.dumps(data)
@@ -80,6 +82,7 @@ class Pacer:
         async with self._capacity or contextlib.nullcontext(), holding():
             started = time.monotonic()
             parts = await self.in_thread(work, text)
+            self._stats.heard.append(text)
             self._stats.characters += characters
             self._stats.audio_seconds += sum(part.audio_seconds for part in parts)
             generated = 0.0
