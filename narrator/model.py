@@ -58,6 +58,10 @@ class Segment:
     paragraphs: tuple[str, ...]
     ends_chapter: bool
     said: tuple[Said, ...] | None = None  # the paragraphs as sent, when a lexicon changed them
+    voice: str | None = None  # who speaks it; None: the narrator (--voice, or the provider's default)
+    # Per paragraph, whether it ends a paragraph of the book; None: all do. A
+    # paragraph whose voice changes is cut into runs, and only its last ends it.
+    ends: tuple[bool, ...] | None = None
 
     @property
     def text(self) -> str:

@@ -89,11 +89,12 @@ def read_and_plan(path: Path, options: NarrateOptions) -> PlannedBook:
 def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
     """The chapters chosen (--chapters, else the prose) cut into segments.
     No connection and no key needed: a segment's key depends on neither."""
-    dialect = functools.cache(lambda: key_dialect(options))  # built once there is a segment to key
+    # Built once there is a segment to key, and once per voice.
+    dialect = functools.cache(lambda voice: key_dialect(options.voiced(voice)))
     return cut_into_segments(book, chapters=options.chapters, speak_titles=options.speak_titles,
-                             key=lambda text: dialect().segment_key(text),
-                             sent=lambda text: dialect().sent_characters(text),
-                             lexicon=options.lexicon(), ssml=options.reads_ssml())
+                             key=lambda text, voice: dialect(voice).segment_key(text),
+                             sent=lambda text: dialect(None).sent_characters(text),
+                             lexicon=options.lexicon(), ssml=options.reads_ssml(), voices=options.voices)
 
 
 def book_digest(planned: PlannedBook, options: NarrateOptions) -> str:
@@ -191,7 +192,8 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
 
     stopped: NarratorError | None = None
     try:
-        async with _connect(options) as dialect:
+        async with _connect(options) as dialect_for:
+            dialect = dialect_for(None)
             # Checked in full (the digest too): a damaged entry is made again now, not found at the end.
             todo = [s for s in planned.segments
                     if await asyncio.to_thread(cache.get, planned.keys[s.index]) is None]
@@ -201,7 +203,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
             pool = SessionPool(PoolConfig(dialect, options.concurrency, options.stall_timeout,
                                           speed=options.speaking_speed(), budget=budget,
                                           retry_budget=Budget(retry_cap(planned, options)),
-                                          billed_attempts=options.segment_tries))
+                                          billed_attempts=options.segment_tries, voiced=dialect_for))
             try:
                 await pool.run(todo, on_done)
             except ServiceError as error:
@@ -218,16 +220,18 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
 
 
 @contextlib.asynccontextmanager
-async def _connect(options: NarrateOptions) -> AsyncIterator[Dialect]:
-    """Where to connect: the embedded server started here for `local`, or the
-    service named by --endpoint or --region with its key from the environment."""
+async def _connect(options: NarrateOptions) -> AsyncIterator[Callable[[str | None], Dialect]]:
+    """Where to connect, as each voice's dialect (None: the narrator's): the
+    embedded server started here for `local`, or the service named by
+    --endpoint or --region with its key from the environment."""
     if options.provider != "local":
-        yield service_dialect(options, key=service_key(options))
+        key = service_key(options)
+        yield functools.cache(lambda voice: service_dialect(options.voiced(voice), key=key))
         return
     from narrator.server.app import EmbeddedServer  # espeak-ng and the server: only when narrating locally
 
     async with EmbeddedServer(LOCAL_HOST) as server:
-        yield service_dialect(options, url=server.url)
+        yield functools.cache(lambda voice: service_dialect(options.voiced(voice), url=server.url))
 
 
 def retry_cap(planned: PlannedBook, options: NarrateOptions) -> int:

@@ -22,6 +22,7 @@ from narrator.protocol.events import Dialect
 from narrator.protocol.sarvam import SarvamSettings
 from narrator.readalong import GRANULARITIES
 from narrator.text.lexicon import Lexicon, read_lexicons
+from narrator.text.voices import Voices, read_voices, voices_from_table
 
 PROVIDERS = ("local", "elevenlabs", "sarvam")
 DEFAULT_CAPTIONS = ("srt", "vtt")
@@ -55,6 +56,7 @@ class NarrateOptions:
     transport: str | None = None  # ElevenLabs' endpoint (codec.TRANSPORTS); None: multi-context
     read_along: str | None = None  # also a read-along EPUB, highlighting each "sentence" or "word"
     lexicons: tuple[Path, ...] = ()  # pronunciation lexicons (PLS or TOML), later ones winning
+    voices: Voices = Voices()  # who speaks dialogue, each character, each chapter (`voice` is the narrator)
     # Everything else sent to the service (language, seed, voice settings, schedule...).
     # Its voice, model and output_format are replaced by the fields above.
     stream: StreamSettings = StreamSettings()
@@ -127,6 +129,10 @@ class NarrateOptions:
             output_format=self.output_format or "mp3_44100_128",
         ))
 
+    def voiced(self, voice: str | None) -> NarrateOptions:
+        """The same settings in another voice (None: the narrator's)."""
+        return self if voice is None or voice == self.voice else replace(self, voice=voice)
+
     def reads_ssml(self) -> bool:
         """Whether the service reads SSML tags in the text: ElevenLabs, asked to."""
         return self.provider == "elevenlabs" and bool(self.stream.enable_ssml_parsing)
@@ -165,6 +171,7 @@ class NarrateOptions:
 # name -> the kind of value it takes (what a job file's TOML must hold)
 TEXT, WHOLE, NUMBER, FLAG, TEXTS, WHOLES = ("a text", "a whole number", "a number", "true or false",
                                             "a list of texts", "a list of whole numbers")
+FILE_OR_TABLE = "a file's name or a table"
 SETTINGS = {
     "provider": TEXT, "voice": TEXT, "model": TEXT, "endpoint": TEXT, "region": TEXT,
     "concurrency": WHOLE, "format": TEXT, "transport": TEXT, "titles": FLAG, "timeout": NUMBER,
@@ -173,6 +180,8 @@ SETTINGS = {
     # The book files
     "chapters": TEXT, "caption_style": TEXT, "chapter_files": FLAG, "lead_in": NUMBER,
     "chapter_pause": NUMBER, "paragraph_pause": NUMBER, "acx": FLAG, "read_along": TEXT, "lexicon": TEXTS,
+    # Voices
+    "voices": FILE_OR_TABLE, "dialogue_voice": TEXT,
     # ElevenLabs
     "language": TEXT, "seed": WHOLE, "text_normalization": TEXT, "ssml": FLAG,
     "pronunciation_dictionaries": TEXTS, "stability": NUMBER, "similarity_boost": NUMBER, "style": NUMBER,
@@ -223,8 +232,9 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         sarvam["language_code"] = stream.pop("language_code")
     if "chunk_length_schedule" in stream:
         stream["chunk_length_schedule"] = tuple(stream["chunk_length_schedule"])
+    voices = _voices(given)
     return NarrateOptions(
-        out_dir, provider, given.get("voice"), given.get("model"), given.get("endpoint"),
+        out_dir, provider, given.get("voice") or voices.narrator, given.get("model"), given.get("endpoint"),
         given.get("concurrency", 4), given.get("format"),
         speak_titles=given.get("titles", True),
         stall_timeout=given.get("timeout", 30.0),
@@ -234,6 +244,7 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         transport=given.get("transport"),
         read_along=given.get("read_along"),
         lexicons=tuple(Path(p) for p in given.get("lexicon", ())),
+        voices=voices,
         caption_style=given.get("caption_style", "sentence"),
         chapters=given.get("chapters"),
         chapter_files=given.get("chapter_files", True),
@@ -252,6 +263,15 @@ def build_options(out_dir: Path, values: dict, *, progress: bool = True, spell=o
         ),
         sarvam_settings=SarvamSettings(**sarvam),
     )
+
+
+def _voices(given: dict) -> Voices:
+    """A voices file (its name) or a job's [voices] table, and --dialogue-voice over its dialogue."""
+    value = given.get("voices")
+    voices = (read_voices(Path(value)) if isinstance(value, str)
+              else voices_from_table(value, "[voices]") if isinstance(value, dict) else Voices())
+    dialogue = given.get("dialogue_voice")
+    return replace(voices, dialogue=dialogue) if dialogue else voices
 
 
 def _locator(value: str) -> tuple[str, str | None]:

@@ -48,7 +48,7 @@ def test_the_server_hears_the_aliases_and_the_captions_keep_the_written_words(tm
 
     (written, heard), (spoken, _) = run(narrate(WRITTEN, "lexicon", (tmp_path / "names.pls",))), \
         run(narrate(SPOKEN, "plain", ()))
-    sent = " ".join(heard.heard)
+    sent = " ".join(text for _, text in heard.heard)
     assert "level" in sent and "the quiet harbour engine" in sent
     assert "LV" not in sent and "Qx7" not in sent
     shown = [w["text"] for w in words(written)]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TypedDict, cast
 
-from narrator.book.timeline import SegmentAudio, TimedWord, unsaid
+from narrator.book.timeline import SegmentAudio, TimedWord, ended, unsaid
 from narrator.errors import AudioError
 from narrator.files import atomic_write, remove_inside
 from narrator.model import Segment
@@ -214,11 +214,12 @@ class BookSegments:
     only their keys: each entry's header (its words among it) is read when
     asked for, so memory does not grow with the book."""
 
-    def __init__(self, cache: SegmentCache, keys: list[str], said: Sequence[Segment] = ()):
+    def __init__(self, cache: SegmentCache, keys: list[str], segments: Sequence[Segment] = ()):
         self._cache = cache
         self._keys = keys
-        # Segments a lexicon changed, by index: their words are shown as written, not as sent.
-        self._said = {segment.index: segment for segment in said if segment.said}
+        # Segments whose words are not simply what was sent, by index: a lexicon changed them (they
+        # are shown as written), or they are runs of paragraphs (only a paragraph's last word ends it).
+        self._shaped = {segment.index: segment for segment in segments if segment.said or segment.ends}
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -235,11 +236,15 @@ class BookSegments:
         return self._entry(index).meta
 
     def words(self, index: int) -> list[TimedWord]:
+        """The segment's words as written, on its audio's clock. The cache keeps
+        them as sent, so another book that sends the same text shares the entry."""
         words = self._entry(index).words
-        segment = self._said.get(index)
-        if segment is None or segment.said is None:
+        segment = self._shaped.get(index)
+        if segment is None:
             return words
-        return unsaid(words, segment.paragraphs, segment.said)
+        if segment.said:
+            words = unsaid(words, segment.paragraphs, segment.said)
+        return ended(words, segment.paragraphs, segment.ends) if segment.ends else words
 
     def copy_frames(self, index: int, out: BinaryIO) -> None:
         self._cache.copy_frames(self._entry(index), out)

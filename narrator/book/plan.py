@@ -11,8 +11,9 @@ from narrator.book.cache import SegmentCache
 from narrator.errors import DocumentError
 from narrator.model import Book, Segment
 from narrator.text.lexicon import Lexicon, say
-from narrator.text.segments import plan
+from narrator.text.segments import Piece, Voicing, plan
 from narrator.text.select import select_chapters
+from narrator.text.voices import Voices, runs
 
 
 @dataclass(frozen=True)
@@ -38,19 +39,36 @@ class PlannedBook:
         return [s for s in self.segments if cache.get(self.keys[s.index], verify=False) is None]
 
 
-def plan_book(book: Book, *, chapters: str | None, speak_titles: bool, key: Callable[[str], str],
-              sent: Callable[[str], int], lexicon: Lexicon | None = None, ssml: bool = False) -> PlannedBook:
+def plan_book(book: Book, *, chapters: str | None, speak_titles: bool, key: Callable[[str, str | None], str],
+              sent: Callable[[str], int], lexicon: Lexicon | None = None, ssml: bool = False,
+              voices: Voices | None = None) -> PlannedBook:
     """The chapters chosen (`chapters` as --chapters gives it, else the prose)
     cut into segments, each as the `lexicon` has it said (SSML <phoneme> tags
     where `ssml`), keyed by `key(text sent)`, carrying `sent(text sent)`
     characters on the wire: an entry changes the keys of the segments that
-    hold it, and only those."""
+    hold it, and only those. With `voices`, paragraphs are cut into runs by
+    who speaks them, and each segment is one voice's (its key says whose)."""
     chosen = select_chapters(book, chapters)
-    segments = [_said(s, lexicon, ssml) for s in plan(chosen, speak_titles=speak_titles)]
+    voicing = _voicing(book, chosen, voices) if voices else None
+    segments = [_said(s, lexicon, ssml) for s in plan(chosen, speak_titles=speak_titles, voicing=voicing)]
     if not segments:
         raise DocumentError(f"{book.title}: the chapters chosen hold nothing to speak")
-    return PlannedBook(chosen, segments, [key(s.sent_text) for s in segments],
+    return PlannedBook(chosen, segments, [key(s.sent_text, s.voice) for s in segments],
                        [sent(s.sent_text) for s in segments], whole=book)
+
+
+def _voicing(whole: Book, chosen: Book, voices: Voices) -> Voicing | None:
+    """Who speaks each run of a chosen chapter; None when one voice speaks the book."""
+    if not (voices.splits or voices.chapters):
+        return None
+    # Chapters are numbered in the whole book, as `narrator chapters` lists them.
+    numbers = [next(n for n, c in enumerate(whole.chapters, 1) if c is chapter)
+               for chapter in chosen.chapters]
+
+    def voicing(index: int, paragraphs: list[str], title: bool) -> list[Piece]:
+        return runs(paragraphs, voices, voices.of_chapter(numbers[index]), title=title)
+
+    return voicing
 
 
 def _said(segment: Segment, lexicon: Lexicon | None, ssml: bool) -> Segment:

@@ -132,6 +132,17 @@ def unsaid(timed: Sequence[TimedWord], paragraphs: Sequence[str], said: Sequence
     return words
 
 
+def ended(words: Sequence[TimedWord], pieces: Sequence[str], ends: Sequence[bool]) -> list[TimedWord]:
+    """The words with only a paragraph's last word ending it: a piece cut
+    from a paragraph by a change of voice ends nothing."""
+    marked = list(words)
+    last = -1
+    for piece, end in zip(pieces, ends):
+        last += len(piece.split())
+        marked[last] = replace(marked[last], ends_paragraph=end)
+    return marked
+
+
 def _ms(reader: FrameReader) -> float:
     return reader.samples * 1000 / reader.sample_rate if reader.sample_rate else 0.0
 

@@ -29,6 +29,11 @@ _SETTINGS_OPTIONS = [
     click.option("--voice",
                  help="Voice id (an espeak-ng voice such as en or en-us for local; the speaker for sarvam)."),
     click.option("--model", help="Model id, e.g. eleven_multilingual_v2 or bulbul:v2."),
+    click.option("--dialogue-voice", metavar="VOICE",
+                 help="Speak quoted speech in this voice; the narration stays in --voice."),
+    click.option("--voices", metavar="FILE",
+                 help="A voices file (TOML): narrator, dialogue, [characters] (a voice per speaker of a "
+                      "quote), [chapters] (a voice per chapter), [quotes] (a voice forced on a quote)."),
     click.option("--endpoint", help="ws:// or wss:// base URL of the service (default "
                                     "wss://api.elevenlabs.io, wss://api.sarvam.ai)."),
     click.option("--region", type=click.Choice(tuple(REGIONS)),

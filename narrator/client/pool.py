@@ -70,6 +70,8 @@ class PoolConfig:
     # What sending segments again after billed failures may cost, in all.
     retry_budget: Budget = field(default_factory=lambda: Budget(None))
     billed_attempts: int = BILLED_ATTEMPTS  # tries that may be billed before a segment is given up
+    # The dialect of another voice than the narrator's (a segment's `voice`); None: one voice only.
+    voiced: Callable[[str], Dialect] | None = None
 
 
 OnDone = Callable[[Segment, Chunks], Coroutine[Any, Any, None]]
@@ -104,9 +106,11 @@ class SessionPool:
         segments that failed alone are in `stats.failed`."""
         self._gate = asyncio.Condition()
         queue: asyncio.Queue[Segment] = asyncio.Queue()
-        # Longest first: the last segments to start are the shortest, so the pool's
-        # sessions finish close together instead of one long segment running alone.
-        for segment in sorted(segments, key=lambda s: len(s.sent_text), reverse=True):
+        # One voice after another, the most spoken first (a session speaks one voice, so
+        # a worker changes voice rarely); within a voice, longest first: the last segments
+        # to start are the shortest, so the sessions finish close together.
+        spoken = Counter(s.voice for s in segments)
+        for segment in sorted(segments, key=lambda s: (-spoken[s.voice], s.voice or "", -len(s.sent_text))):
             queue.put_nowait(segment)
         workers = [
             asyncio.create_task(self._worker(queue, on_done), name=f"session-{i}")
@@ -220,11 +224,15 @@ class SessionPool:
         again = tries.billed > 0
         self._within_budgets(segment, characters, tries if again else None)
         try:
+            wanted = self._dialect(segment)
+            if session is not None and session.dialect is not wanted:
+                await session.close()  # another voice: its own connection
+                session = None
             if session is not None and not session.usable:
                 session.abort()  # closed, or late audio of its last segment may still come
                 session = None
             if session is None:
-                session = await self._open()
+                session = await self._open(wanted)
             # Both asked again before either is spent: another session may have taken from them meanwhile.
             self._within_budgets(segment, characters, tries if again else None)
             self._config.budget.take(characters)
@@ -265,9 +273,14 @@ class SessionPool:
         if error.kind is ErrorKind.RATE_LIMIT and self._aimd.on_rate_limit(time.monotonic()):
             log.info("rate limited: at most %d sessions at once now", self._aimd.limit)
 
-    async def _open(self) -> Session:
+    def _dialect(self, segment: Segment) -> Dialect:
+        if segment.voice is None or self._config.voiced is None:
+            return self._config.dialect
+        return self._config.voiced(segment.voice)
+
+    async def _open(self, dialect: Dialect) -> Session:
         self.stats.connections += 1
-        return await Session.open(self._config.dialect, stall_timeout=self._config.stall_timeout)
+        return await Session.open(dialect, stall_timeout=self._config.stall_timeout)
 
     def _note_retry(self, segment: Segment):
         def note(state) -> None:

@@ -69,6 +69,11 @@ class Session:
         return session
 
     @property
+    def dialect(self) -> Dialect:
+        """Who it speaks to, and in which voice."""
+        return self._dialect
+
+    @property
     def usable(self) -> bool:
         """Open and fit for another segment. Without a keep-alive, a session
         idle for the keep-alive interval is not: the service may be closing it."""

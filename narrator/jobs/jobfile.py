@@ -15,6 +15,7 @@ from pathlib import Path
 from narrator.errors import ConfigError
 from narrator.problems import read_toml
 from narrator.settings import (
+    FILE_OR_TABLE,
     FLAG,
     NUMBER,
     SETTINGS,
@@ -74,6 +75,8 @@ def load_job(path: Path, *, progress: bool = True) -> Job:
     settings = {k: v for k, v in table.items() if k in SETTINGS}
     if "lexicon" in settings:  # beside the job file, like its inputs
         settings["lexicon"] = [str(_near(path, name)) for name in settings["lexicon"]]
+    if isinstance(settings.get("voices"), str):
+        settings["voices"] = str(_near(path, settings["voices"]))
     if "output" not in table:
         raise ConfigError(f"{path}: output is missing: give the folder the books go to, "
                           "e.g. output = \"../out\"")
@@ -121,6 +124,7 @@ def _is_kind(value, kind: str) -> bool:
         FLAG: lambda: isinstance(value, bool),
         TEXTS: lambda: isinstance(value, list) and all(isinstance(v, str) for v in value),
         WHOLES: lambda: isinstance(value, list) and all(whole(v) for v in value),
+        FILE_OR_TABLE: lambda: isinstance(value, (str, dict)),
     }[kind]()
 
 

@@ -47,9 +47,23 @@ def write_book_read_along(planned: PlannedBook, entries: BookSegments, files: Bo
 
 def _narrated(document: str, group: list[Segment], chapter: Chapter, audio: ChapterAudio, path: Path,
               entries: BookSegments) -> NarratedChapter:
-    paragraphs = tuple(p for segment in group for p in segment.paragraphs)
+    paragraphs = _paragraphs(group)
     return NarratedChapter(document, paragraphs, title_spoken=len(paragraphs) > len(chapter.paragraphs),
                            words=list(layout.place_words(audio, entries.words)), audio=path)
+
+
+def _paragraphs(group: list[Segment]) -> tuple[str, ...]:
+    """The chapter's spoken paragraphs, whole again where voices cut them into runs."""
+    paragraphs: list[str] = []
+    open_ = False
+    for segment in group:
+        for piece, end in zip(segment.paragraphs, segment.ends or (True,) * len(segment.paragraphs)):
+            if open_:
+                paragraphs[-1] += " " + piece
+            else:
+                paragraphs.append(piece)
+            open_ = not end
+    return tuple(paragraphs)
 
 
 def _document(chapter: Chapter, whole: Book, from_epub: bool) -> str:

@@ -234,8 +234,10 @@ class Conversations:
         `skipchars` change the alignment (`shaping`), in the engine's thread."""
         text = _first_third(piece.text) if "truncate" in faults else piece.text
         work = functools.partial(_shaped, synthesize, faults=faults, parts=self._faults.split)
+        # The voice, for the record of what was heard: every protocol binds it into `synthesize`.
+        voice = str(getattr(synthesize, "keywords", {}).get("voice", ""))
         await self.pacer.render(work, text, characters=len(piece.text), first=piece.starts_stream,
-                                send=send, holding=holding)
+                                send=send, holding=holding, voice=voice)
 
     async def _misbehave(self, lane: Lane[ActionT], faults: frozenset[str], characters: int) -> bool:
         """Act out a fault that ends the generation (True), or charge the

@@ -41,7 +41,8 @@ class Stats:
     generating_seconds: float = 0.0
     refused: int = 0  # generations refused over capacity
     faults: dict[str, int] = field(default_factory=dict)
-    heard: list[str] = field(default_factory=list)  # every text generated, in order: what tests listen to
+    # Every text generated, in order, and the voice that spoke it: what tests listen to.
+    heard: list[tuple[str, str]] = field(default_factory=list)
 
     def line(self) -> str:
         data = asdict(self)
@@ -72,6 +73,7 @@ class Pacer:
         characters: int,
         first: bool,
         send: Callable[[Rendered], Awaitable[None]],
+        voice: str = "",
         holding: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         """`work(text)` in a thread, once capacity allows; each of its audio
@@ -82,7 +84,7 @@ class Pacer:
         async with self._capacity or contextlib.nullcontext(), holding():
             started = time.monotonic()
             parts = await self.in_thread(work, text)
-            self._stats.heard.append(text)
+            self._stats.heard.append((voice, text))
             self._stats.characters += characters
             self._stats.audio_seconds += sum(part.audio_seconds for part in parts)
             generated = 0.0

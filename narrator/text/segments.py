@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from narrator.model import Book, Segment
 
 SEGMENT_SIZES = (1200, 600, 300)  # the steps a book's length picks its segment size from
@@ -22,7 +24,14 @@ def spoken_title(title: str) -> str:
     return title if title[-1:] in ".!?…:" else title + "."
 
 
-def plan(book: Book, *, speak_titles: bool = True, max_chars: int | None = None) -> list[Segment]:
+# A run of a paragraph: its text, who speaks it (None: the narrator), whether it ends its paragraph.
+Piece = tuple[str, str | None, bool]
+# Who speaks a chapter's paragraphs: (chapter index, paragraphs, whether the first is its title) -> runs.
+Voicing = Callable[[int, list[str], bool], list[Piece]]
+
+
+def plan(book: Book, *, speak_titles: bool = True, max_chars: int | None = None,
+         voicing: Voicing | None = None) -> list[Segment]:
     """Cut each chapter at paragraph boundaries into segments of at most
     `max_chars`; a paragraph is never split, so a cue never spans two. Cuts
     are made chapter by chapter and greedily, so editing a paragraph leaves
@@ -34,20 +43,26 @@ def plan(book: Book, *, speak_titles: bool = True, max_chars: int | None = None)
     for number, chapter in enumerate(book.chapters):
         title = [spoken_title(chapter.title)] if speak_titles and chapter.title else []
         paragraphs = title + list(chapter.paragraphs)
-        groups = _group(paragraphs, limit)
+        pieces: list[Piece] = (voicing(number, paragraphs, bool(title)) if voicing
+                               else [(p, None, True) for p in paragraphs])
+        groups = _group(pieces, limit)
         for i, group in enumerate(groups):
-            segments.append(Segment(len(segments), number, tuple(group), ends_chapter=i == len(groups) - 1))
+            ends = tuple(end for _, _, end in group)
+            segments.append(Segment(len(segments), number, tuple(text for text, _, _ in group),
+                                    ends_chapter=i == len(groups) - 1, voice=group[0][1],
+                                    ends=None if all(ends) else ends))
     return segments
 
 
-def _group(paragraphs: list[str], limit: int) -> list[list[str]]:
-    groups: list[list[str]] = []
+def _group(pieces: list[Piece], limit: int) -> list[list[Piece]]:
+    """Pieces in order, a group at most `limit` characters and of one voice."""
+    groups: list[list[Piece]] = []
     size = 0
-    for paragraph in paragraphs:
-        if groups and size + len(paragraph) <= limit:
-            groups[-1].append(paragraph)
-            size += len(paragraph) + 2
+    for piece in pieces:
+        if groups and size + len(piece[0]) <= limit and groups[-1][-1][1] == piece[1]:
+            groups[-1].append(piece)
+            size += len(piece[0]) + 2
         else:
-            groups.append([paragraph])
-            size = len(paragraph)
+            groups.append([piece])
+            size = len(piece[0])
     return groups

@@ -120,7 +120,7 @@ class Espeak:
     def synthesize(self, text: str, *, voice: str = "en-us", words_per_minute: int = 175) -> Speech:
         data = text.encode("utf-8")
         with self._lock, self._library() as lib:
-            if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            if lib.espeak_SetVoiceByName(_named(voice)) != 0:
                 # An unknown voice id (a cloud service's voice, say) speaks in the default.
                 lib.espeak_SetVoiceByName(b"en-us")
             lib.espeak_SetParameter(_PARAM_RATE, words_per_minute, 0)
@@ -134,5 +134,13 @@ class Espeak:
         with self._lock:
             if voice not in self._voices:
                 with self._library() as lib:
-                    self._voices[voice] = lib.espeak_SetVoiceByName(voice.encode()) == 0
+                    self._voices[voice] = lib.espeak_SetVoiceByName(_named(voice)) == 0
             return self._voices[voice]
+
+
+# Language tags people write for espeak-ng voices that have other names: its British English is "en".
+_ALIASES = {"en-gb": "en", "en-uk": "en"}
+
+
+def _named(voice: str) -> bytes:
+    return _ALIASES.get(voice.lower(), voice).encode()
