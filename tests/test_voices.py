@@ -96,3 +96,16 @@ def test_a_chapter_in_another_voice_and_a_voices_file_from_the_command_line(tmp_
     assert '<p><span id="s2">\u201cGo,\u201d she said.</span></p>' in page
     bad = narrator("narrate", tmp_path / "book.md", "-o", tmp_path / "bad", "--voices", tmp_path / "book.md")
     assert bad.returncode == 3 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_set_paragraph_pause_comes_between_paragraphs_not_between_runs(tmp_path):
+    from narrator.book.layout import Pauses
+    from tests.narrating import narrate_now
+
+    options = NarrateOptions(tmp_path, progress=False, captions=("json",), voices=VOICES,
+                             pauses=Pauses(paragraph=1.0))
+    result = narrate_now(BOOK, "paused", options)
+    words = json.loads(result.captions["json"].read_text())["words"]
+    gaps = [(a["paragraph_end"], b["start"] - a["end"]) for a, b in zip(words, words[1:])]
+    assert min(gap for ends, gap in gaps if ends) >= 1.0
+    assert max(gap for ends, gap in gaps if not ends) < 0.9  # a change of voice inside a paragraph

@@ -40,13 +40,13 @@ GUARD_SECONDS = 0.03
 def mastered_chapter(entries: BookSegments, group: Sequence[Segment], title: str, pauses: Pauses,
                      out: BinaryIO) -> ChapterAudio:
     rate = entries.meta(group[0].index)["sample_rate"]
-    stretches, channels, gain_db = _measure(entries, group, pauses, rate)
+    stretches, breaks, channels, gain_db = _measure(entries, group, pauses, rate)
     encoder = _ChapterEncoder(rate, channels, out)
     at = encoder.silence(pauses.lead_in)
     pieces: list[Piece] = []
     decoded: tuple[int, Samples] | None = None  # the last segment decoded, and its audio
     for n, (segment, start, end, span) in enumerate(stretches):
-        if n and pauses.paragraph is not None:
+        if n and pauses.paragraph is not None and breaks[n - 1]:
             at += encoder.silence(pauses.paragraph)
         if decoded is None or decoded[0] != segment:
             decoded = (segment, decode_frames(entries.frames(segment))[0])
@@ -61,15 +61,18 @@ def mastered_chapter(entries: BookSegments, group: Sequence[Segment], title: str
 
 
 def _measure(entries: BookSegments, group: Sequence[Segment], pauses: Pauses,
-             rate: int) -> tuple[list[Stretch], int, float]:
-    """The chapter's stretches of speech, (segment, start, end, span), its
-    channels and the gain that brings the whole file to ACX's level.
+             rate: int) -> tuple[list[Stretch], list[bool], int, float]:
+    """The chapter's stretches of speech, (segment, start, end, span),
+    whether each ends a paragraph (a run another voice goes on from does
+    not, and gets no pause after it), its channels and the gain that brings
+    the whole file to ACX's level.
 
     With a paragraph pause each paragraph is a stretch with its edges'
     silence trimmed; without, each segment is one and only the chapter's
     first and last edges are trimmed. Either way the lead-in and the
     chapter pause are as set."""
     found: list[Stretch] = []
+    breaks: list[bool] = []
     levels: Levels | None = None
     cut_all = pauses.paragraph is not None
     for position, segment in enumerate(group):
@@ -83,9 +86,10 @@ def _measure(entries: BookSegments, group: Sequence[Segment], pauses: Pauses,
                     start + (high if cut_all or last else end - start))
             levels.add(pcm[keep[0]:keep[1]])
             found.append((segment.index, *keep, (start, WHOLE if k == len(spans) - 1 else end)))
+            breaks.append(k < len(spans) - 1 or not segment.ends or segment.ends[-1])
     assert levels is not None, "a chapter has segments"
-    pause_seconds = pauses.lead_in + pauses.chapter + (pauses.paragraph or 0) * (len(found) - 1)
-    return found, levels.channels, mastering.chapter_gain_db(levels, padding_seconds=pause_seconds)
+    pause_seconds = pauses.lead_in + pauses.chapter + (pauses.paragraph or 0) * sum(breaks[:-1])
+    return found, breaks, levels.channels, mastering.chapter_gain_db(levels, padding_seconds=pause_seconds)
 
 
 def _sound(pcm: np.ndarray, rate: int) -> tuple[int, int]:
