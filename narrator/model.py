@@ -42,7 +42,8 @@ class Said:
     it all, the others 0)."""
 
     text: str
-    counts: tuple[int, ...]
+    counts: tuple[int, ...]  # in the words spoken: `spoken`, else `text`
+    spoken: str | None = None  # what the voice says, when `text` holds SSML tags it reads, not says
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ class Segment:
     @property
     def sent_text(self) -> str:
         return "\n\n".join(self.sent)
+
+    @property
+    def spoken(self) -> tuple[str, ...]:
+        """The paragraphs as the voice says them: as sent, but for SSML tags the service reads."""
+        return tuple(s.spoken or s.text for s in self.said) if self.said else self.paragraphs
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
 
     async def on_done(segment: Segment, chunks: Chunks) -> None:
         # Parsing and the fsynced write run in a thread: the other sessions keep streaming meanwhile.
-        audio = await asyncio.to_thread(segment_audio, segment.sent, chunks)
+        audio = await asyncio.to_thread(segment_audio, segment.spoken, chunks)
         await asyncio.to_thread(cache.put, planned.keys[segment.index], audio, len(segment.text))
         progress.advance(planned.sent[segment.index], audio.duration_ms / 1000)
         if not preparing and not options.mastered:

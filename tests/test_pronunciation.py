@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from narrator.model import Book, Chapter
+from narrator.protocol.elevenlabs import StreamSettings
 from narrator.runner import plan_book
 from narrator.server.app import EmbeddedServer
 from narrator.settings import NarrateOptions
@@ -98,3 +99,25 @@ def test_a_job_file_takes_lexicons_beside_it(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     shown = [w["text"] for w in json.loads((tmp_path / "out" / "book.json").read_text())["words"]]
     assert shown == ["B.", "The", "LV", "held."]
+
+
+def test_a_phoneme_goes_as_ssml_where_elevenlabs_reads_it_and_the_word_is_timed(tmp_path, monkeypatch):
+    monkeypatch.setenv("ELEVENLABS_API_KEY", "lexicon-key")
+    (tmp_path / "names.toml").write_text('alphabet = "x-sampa"\n[phoneme]\n"Nguyen" = "wIn"\n')
+    book = Book("B", None, (Chapter("One", ("Ask Nguyen about the harbour today.",)),))
+
+    async def narrate():
+        async with EmbeddedServer(api_key="lexicon-key") as server:
+            options = NarrateOptions(tmp_path / "out", provider="elevenlabs", endpoint=server.url,
+                                     voice="en-us", progress=False, captions=("json",),
+                                     lexicons=(tmp_path / "names.toml",),
+                                     stream=StreamSettings(enable_ssml_parsing=True))
+            return await narrate_book(book, "b", options), server.stats
+
+    result, stats = run(narrate())
+    assert any('<phoneme alphabet="x-sampa" ph="wIn">Nguyen</phoneme>' in text for _, text in stats.heard)
+    assert result.warnings == [] and result.interpolated_words == 0  # the tag is read, not spoken
+    timed = words(result)
+    assert [w["text"] for w in timed] == ["One.", "Ask", "Nguyen", "about", "the", "harbour", "today."]
+    assert all(b["start"] - a["end"] < 0.3 for a, b in zip(timed[1:], timed[2:]))  # no word squeezed or lost
+    assert all(w["end"] - w["start"] > 0.05 for w in timed)

@@ -41,6 +41,7 @@ class Asked:
     inactivity: float
     api_key: str | None  # the key the server requires, if any
     header_keys: tuple[str, ...]  # the handshake's xi-api-key values: they spare a first message its key
+    ssml: bool = False  # enable_ssml_parsing: tags are read, not spoken
 
 
 def route(path: str) -> tuple[str, str] | None:
@@ -52,7 +53,8 @@ def route(path: str) -> tuple[str, str] | None:
 async def serve(connection: ServerConnection, asked: Asked, conversations: Conversations) -> None:
     """Converse on stream-input, once `judge` let the URL through."""
     state = StreamInput(required_key=asked.api_key, header_keys=asked.header_keys)
-    stream = StreamInputStream(connection, state, voice=asked.voice, output_format=asked.output_format)
+    stream = StreamInputStream(connection, state, voice=asked.voice, output_format=asked.output_format,
+                               ssml=asked.ssml)
     await conversations.run(stream, _answer(stream, conversations), asked.inactivity,
                             idle_reason(asked.inactivity))
 
@@ -76,7 +78,8 @@ async def judge(connection: ServerConnection, voice: str, query: dict[str, str],
         message = f"A voice with the voice_id {voice} was not found."
         await send_rejection(connection, Reject("voice_not_found", message))
         return None
-    return Asked(voice, output_format, inactivity, api_key, header_keys)
+    ssml = query.get("enable_ssml_parsing", "false").lower() == "true"
+    return Asked(voice, output_format, inactivity, api_key, header_keys, ssml)
 
 
 def idle_reason(inactivity: float) -> str:
@@ -86,10 +89,11 @@ def idle_reason(inactivity: float) -> str:
 
 class StreamInputStream(Stream[Action]):
     def __init__(
-        self, connection: ServerConnection, state: StreamInput, *, voice: str, output_format: str
+        self, connection: ServerConnection, state: StreamInput, *, voice: str, output_format: str,
+        ssml: bool = False,
     ) -> None:
         super().__init__(connection)
-        self.state, self.voice, self.output_format = state, voice, output_format
+        self.state, self.voice, self.output_format, self.ssml = state, voice, output_format, ssml
 
     @property
     def ended(self) -> bool:
@@ -118,9 +122,8 @@ async def _answer(stream: StreamInputStream, conversations: Conversations) -> No
             await stream.connection.close(1000)
             return
         if isinstance(action, Generate):  # a Reject ended the connection before it was queued
-            synthesize = partial(
-                render, voice=stream.voice, output_format=stream.output_format, speed=stream.state.speed
-            )
+            synthesize = partial(render, voice=stream.voice, output_format=stream.output_format,
+                                 speed=stream.state.speed, ssml=stream.ssml)
             frame = partial(audio_frame, isFinal=None)
             if not await conversations.generate(stream, action, fault, synthesize, frame):
                 return

@@ -43,7 +43,7 @@ async def serve(connection: ServerConnection, asked: Asked, conversations: Conve
     """Converse on multi-stream-input, once `judge` let the URL through."""
     state = MultiStreamInput(required_key=asked.api_key, header_keys=asked.header_keys)
     stream = MultiStream(connection, state, conversations, voice=asked.voice,
-                         output_format=asked.output_format)
+                         output_format=asked.output_format, ssml=asked.ssml)
     await conversations.run(stream, stream.answer(), asked.inactivity, idle_reason(asked.inactivity))
 
 
@@ -76,11 +76,12 @@ class MultiStream(Stream[Action]):
         *,
         voice: str,
         output_format: str,
+        ssml: bool = False,
     ) -> None:
         super().__init__(connection)
         self.state = state
         self._conversations = conversations
-        self._voice, self._output_format = voice, output_format
+        self._voice, self._output_format, self._ssml = voice, output_format, ssml
         self._lanes: dict[str, ContextLane] = {}
         self._heard = time.monotonic()
         self._closing = asyncio.Event()
@@ -164,7 +165,7 @@ class MultiStream(Stream[Action]):
                     continue
                 assert isinstance(action, InContext)  # queue() lets nothing else in
                 synthesize = partial(render, voice=self._voice, output_format=self._output_format,
-                                     speed=action.speed)
+                                     speed=action.speed, ssml=self._ssml)
                 if not await self._conversations.generate(lane, action, faults, synthesize, frame):
                     return
         except ConnectionClosed:

@@ -145,13 +145,15 @@ def say(paragraph: str, lexicon: Lexicon, *, ssml: bool = False) -> Said:
     """The paragraph with the lexicon's graphemes replaced: an alias by its
     words, a phoneme (only when `ssml`) by an SSML <phoneme> tag around the
     grapheme. `counts` says, for each word of the paragraph, how many words
-    of the text sent say it; the words of one grapheme share them: the first
-    counts them all, the others 0."""
+    the voice says for it (a tag is read, not said: its grapheme is); the
+    words of one grapheme share them: the first counts them all, the others 0."""
     words = paragraph.split()
+    tagged = False
     by_core: dict[str, list[Entry]] = {}
     for entry in sorted(lexicon.entries, key=lambda e: -len(e.words)):  # the longest match first
         by_core.setdefault(_core(entry.words[0]), []).append(entry)
     out: list[str] = []
+    heard: list[str] = []  # the same, as the voice says it: a tag's grapheme, not the tag
     counts: list[int] = []
     i = 0
     while i < len(words):
@@ -159,15 +161,18 @@ def say(paragraph: str, lexicon: Lexicon, *, ssml: bool = False) -> Said:
         match = next((m for entry in candidates if (m := _match(words, i, entry))), None)
         if match is None:
             out.append(words[i])
+            heard.append(words[i])
             counts.append(1)
             i += 1
             continue
         entry, before, after = match
-        spoken = (before + _replacement(entry, ssml) + after).split()
-        out += spoken
-        counts += [len(spoken)] + [0] * (len(entry.words) - 1)
+        out += (before + _replacement(entry, ssml) + after).split()
+        said = (before + (entry.alias or entry.grapheme) + after).split()
+        heard += said
+        tagged = tagged or entry.alias is None
+        counts += [len(said)] + [0] * (len(entry.words) - 1)
         i += len(entry.words)
-    return Said(" ".join(out), tuple(counts))
+    return Said(" ".join(out), tuple(counts), " ".join(heard) if tagged else None)
 
 
 def _core(word: str) -> str:

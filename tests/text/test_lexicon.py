@@ -85,4 +85,5 @@ def test_graphemes_are_replaced_as_whole_words_keeping_the_punctuation_around_th
 def test_a_phoneme_becomes_an_ssml_tag_around_its_grapheme():
     said = say("Ask Nguyen.", LEXICON, ssml=True)
     assert said.text == 'Ask <phoneme alphabet="ipa" ph="wɪn">Nguyen</phoneme>.'
-    assert said.counts == (1, 3)
+    assert said.spoken == "Ask Nguyen." and said.counts == (1, 1)  # the tag is read, the grapheme said
+    assert say("Ask LV.", Lexicon((Entry("LV", alias="level"),))).spoken is None  # nothing tagged

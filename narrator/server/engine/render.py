@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 
 from narrator.audio import encode as mp3encode
@@ -30,10 +32,23 @@ def parse_output_format(output_format: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def render(text: str, *, voice: str, output_format: str, speed: float = 1.0) -> Rendered:
-    """Blocking: run it in a thread. At an ElevenLabs `output_format`."""
+def render(text: str, *, voice: str, output_format: str, speed: float = 1.0, ssml: bool = False) -> Rendered:
+    """Blocking: run it in a thread. At an ElevenLabs `output_format`; with
+    `ssml`, tags are read, not spoken: the words inside them are (espeak-ng
+    cannot say a <phoneme>'s IPA, so it says the grapheme), and the
+    alignment covers what was spoken."""
     rate, kbps = parse_output_format(output_format)
+    if ssml:
+        text = spoken_ssml(text)
     return render_mp3(text, voice=voice, sample_rate=rate, kbps=kbps, speed=speed)
+
+
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def spoken_ssml(text: str) -> str:
+    """SSML's words: its tags out, its five XML entities read."""
+    return html.unescape(_TAG.sub("", text))
 
 
 def render_mp3(text: str, *, voice: str, sample_rate: int, kbps: int, speed: float = 1.0) -> Rendered:
