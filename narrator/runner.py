@@ -94,7 +94,8 @@ def plan_book(book: Book, options: NarrateOptions) -> PlannedBook:
     return cut_into_segments(book, chapters=options.chapters, speak_titles=options.speak_titles,
                              key=lambda text, voice: dialect(voice).segment_key(text),
                              sent=lambda text: dialect(None).sent_characters(text),
-                             lexicon=options.lexicon(), ssml=options.reads_ssml(), voices=options.voices)
+                             lexicon=options.lexicon(), ssml=options.reads_ssml(), voices=options.voices,
+                             narrator=options.voice)
 
 
 def book_digest(planned: PlannedBook, options: NarrateOptions) -> str:
@@ -183,7 +184,7 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
     async def on_done(segment: Segment, chunks: Chunks) -> None:
         # Parsing and the fsynced write run in a thread: the other sessions keep streaming meanwhile.
         audio = await asyncio.to_thread(segment_audio, segment.spoken, chunks)
-        await asyncio.to_thread(cache.put, planned.keys[segment.index], audio, len(segment.text))
+        await asyncio.to_thread(cache.put, planned.keys[segment.index], audio, len(segment.sent_text))
         progress.advance(planned.sent[segment.index], audio.duration_ms / 1000)
         if not preparing and not options.mastered:
             # The room tone the book will be joined with, made while the service is still busy.
@@ -195,8 +196,9 @@ async def synthesize(planned: PlannedBook, stem: str, options: NarrateOptions, c
         async with _connect(options) as dialect_for:
             dialect = dialect_for(None)
             # Checked in full (the digest too): a damaged entry is made again now, not found at the end.
-            todo = [s for s in planned.segments
-                    if await asyncio.to_thread(cache.get, planned.keys[s.index]) is None]
+            # Each key once: runs of the same words in the same voice ("Yes," said Ada) are one entry.
+            unique = list({planned.keys[s.index]: s for s in reversed(planned.segments)}.values())[::-1]
+            todo = [s for s in unique if await asyncio.to_thread(cache.get, planned.keys[s.index]) is None]
             spent.cached_segments = len(planned.segments) - len(todo)
             spent.cached_characters = planned.characters - planned.characters_of(todo)
             progress.advance(spent.cached_characters, 0.0)

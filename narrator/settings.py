@@ -138,12 +138,19 @@ class NarrateOptions:
         return self.provider == "elevenlabs" and bool(self.stream.enable_ssml_parsing)
 
     def lexicon(self) -> Lexicon:
-        """The lexicons read and checked: a <phoneme> only where SSML is read."""
+        """The lexicons read and checked: a <phoneme> only where SSML is read, by a model that reads it."""
         lexicon = read_lexicons(self.lexicons)
-        if lexicon.phonemes and not self.reads_ssml():
-            entry = lexicon.phonemes[0]
+        if not lexicon.phonemes:
+            return lexicon
+        entry = lexicon.phonemes[0]
+        if not self.reads_ssml():
             raise ConfigError(f"{entry.source}: {entry.grapheme!r} has a <phoneme>, which only ElevenLabs "
                               "reads, and only with --ssml: give it an <alias> (words to say) instead")
+        model = self.model or "eleven_multilingual_v2"
+        if model not in codec.PHONEME_MODELS:
+            raise ConfigError(f"{entry.source}: {entry.grapheme!r} has a <phoneme>, which {model} skips "
+                              f"(only {', '.join(codec.PHONEME_MODELS)} read phoneme tags): "
+                              "give it an <alias> instead, or choose one of those with --model")
         return lexicon
 
     def narrator(self) -> str:

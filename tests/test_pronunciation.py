@@ -109,7 +109,8 @@ def test_a_phoneme_goes_as_ssml_where_elevenlabs_reads_it_and_the_word_is_timed(
     async def narrate():
         async with EmbeddedServer(api_key="lexicon-key") as server:
             options = NarrateOptions(tmp_path / "out", provider="elevenlabs", endpoint=server.url,
-                                     voice="en-us", progress=False, captions=("json",),
+                                     voice="en-us", model="eleven_flash_v2", progress=False,
+                                     captions=("json",),
                                      lexicons=(tmp_path / "names.toml",),
                                      stream=StreamSettings(enable_ssml_parsing=True))
             return await narrate_book(book, "b", options), server.stats
@@ -121,3 +122,31 @@ def test_a_phoneme_goes_as_ssml_where_elevenlabs_reads_it_and_the_word_is_timed(
     assert [w["text"] for w in timed] == ["One.", "Ask", "Nguyen", "about", "the", "harbour", "today."]
     assert all(b["start"] - a["end"] < 0.3 for a, b in zip(timed[1:], timed[2:]))  # no word squeezed or lost
     assert all(w["end"] - w["start"] > 0.05 for w in timed)
+
+
+def test_a_phoneme_for_a_model_that_skips_it_is_one_line(tmp_path):
+    from narrator.errors import ConfigError
+
+    (tmp_path / "names.toml").write_text('[phoneme]\n"Nguyen" = "w\u026an"\n')
+    options = NarrateOptions(tmp_path, provider="elevenlabs", lexicons=(tmp_path / "names.toml",),
+                             stream=StreamSettings(enable_ssml_parsing=True))
+    try:
+        options.lexicon()
+    except ConfigError as error:
+        assert str(error).startswith("names.toml, [phoneme] 'Nguyen': 'Nguyen' has a <phoneme>, which "
+                                     "eleven_multilingual_v2 skips")
+    else:
+        raise AssertionError("accepted")
+
+
+def test_text_that_sends_the_same_words_but_reads_otherwise_is_made_again(tmp_path):
+    (tmp_path / "names.pls").write_text(LEXICON)
+    (tmp_path / "book.md").write_text("# B\n\nThe LV held fast.\n")
+    args = ("narrate", tmp_path / "book.md", "-o", tmp_path / "out", "--captions", "json")
+    assert narrator(*args, "--lexicon", tmp_path / "names.pls").returncode == 0
+    # The same words sent as before, other words shown.
+    (tmp_path / "book.md").write_text("# B\n\nThe level held fast.\n")
+    done = narrator(*args, "--lexicon", tmp_path / "names.pls")
+    assert done.returncode == 0 and "up to date" not in done.stdout + done.stderr
+    shown = [w["text"] for w in json.loads((tmp_path / "out" / "book.json").read_text())["words"]]
+    assert shown == ["B.", "The", "level", "held", "fast."]

@@ -59,8 +59,9 @@ def test_quotes_reach_their_voices_and_narration_stays_with_the_narrator(tmp_pat
     assert "Come home,\u201d" in ada and "Bring the salt." in ada
     assert "It was long ago," in ada and "and nobody remembers it now,\u201d" in ada  # one quote, one voice
     assert " ".join(heard["de"]) == "\u201cWhere is it?\u201d"  # he asked: no name, the dialogue voice
-    # The narration, attributions included, and nothing else (runs are sent in any order).
-    narration = "One. The harbour was quiet. said Ada. Tom looked up. he asked. said Ada."
+    # The narration, attributions included, and nothing else (runs are sent in any order); the two
+    # runs "said Ada." are the same words in the same voice: sent once, heard twice in the book.
+    narration = "One. The harbour was quiet. said Ada. Tom looked up. he asked."
     assert Counter(heard["en-us"]) == Counter(narration.split())
     # Every word once, in reading order, paragraph ends where the paragraphs end.
     words = json.loads(result.captions["json"].read_text())["words"]

@@ -41,7 +41,7 @@ class PlannedBook:
 
 def plan_book(book: Book, *, chapters: str | None, speak_titles: bool, key: Callable[[str, str | None], str],
               sent: Callable[[str], int], lexicon: Lexicon | None = None, ssml: bool = False,
-              voices: Voices | None = None) -> PlannedBook:
+              voices: Voices | None = None, narrator: str | None = None) -> PlannedBook:
     """The chapters chosen (`chapters` as --chapters gives it, else the prose)
     cut into segments, each as the `lexicon` has it said (SSML <phoneme> tags
     where `ssml`), keyed by `key(text sent)`, carrying `sent(text sent)`
@@ -49,7 +49,7 @@ def plan_book(book: Book, *, chapters: str | None, speak_titles: bool, key: Call
     hold it, and only those. With `voices`, paragraphs are cut into runs by
     who speaks them, and each segment is one voice's (its key says whose)."""
     chosen = select_chapters(book, chapters)
-    voicing = _voicing(book, chosen, voices) if voices else None
+    voicing = _voicing(book, chosen, voices, narrator) if voices else None
     segments = [_said(s, lexicon, ssml) for s in plan(chosen, speak_titles=speak_titles, voicing=voicing)]
     if not segments:
         raise DocumentError(f"{book.title}: the chapters chosen hold nothing to speak")
@@ -57,8 +57,9 @@ def plan_book(book: Book, *, chapters: str | None, speak_titles: bool, key: Call
                        [sent(s.sent_text) for s in segments], whole=book)
 
 
-def _voicing(whole: Book, chosen: Book, voices: Voices) -> Voicing | None:
-    """Who speaks each run of a chosen chapter; None when one voice speaks the book."""
+def _voicing(whole: Book, chosen: Book, voices: Voices, narrator: str | None) -> Voicing | None:
+    """Who speaks each run of a chosen chapter (None: the `narrator`, also
+    where a voice is the narrator's own); None when one voice speaks the book."""
     if not (voices.splits or voices.chapters):
         return None
     # Chapters are numbered in the whole book, as `narrator chapters` lists them.
@@ -66,7 +67,8 @@ def _voicing(whole: Book, chosen: Book, voices: Voices) -> Voicing | None:
                for chapter in chosen.chapters]
 
     def voicing(index: int, paragraphs: list[str], title: bool) -> list[Piece]:
-        return runs(paragraphs, voices, voices.of_chapter(numbers[index]), title=title)
+        # The narrator's voice, named again for a character or a chapter, is the narrator's: one run, one key.
+        return runs(paragraphs, voices, voices.of_chapter(numbers[index]), title=title, default=narrator)
 
     return voicing
 

@@ -141,6 +141,8 @@ def _id_problem(option: str, value: str | None) -> str | None:
 
 STREAM_INPUT = "stream-input"
 MULTI_CONTEXT = "multi-context"
+# The models that read SSML <phoneme> tags; the others skip the word (ElevenLabs' documentation).
+PHONEME_MODELS = ("eleven_flash_v2", "eleven_turbo_v2", "eleven_monolingual_v1")
 TRANSPORTS = (MULTI_CONTEXT, STREAM_INPUT)
 _PATHS = {STREAM_INPUT: "stream-input", MULTI_CONTEXT: "multi-stream-input"}
 

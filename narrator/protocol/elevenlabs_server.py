@@ -173,9 +173,21 @@ class StreamInput:
             return None
         sentence = next(sentence_ends(buffer, size - 1), None)
         if sentence is not None and sentence <= size + _SENTENCE_REACH:
-            return sentence
+            return _outside_tag(buffer, sentence)
         space = _SPACE.search(buffer, size - 1)
-        return space.end() if space else None
+        return _outside_tag(buffer, space.end()) if space else None
+
+
+def _outside_tag(buffer: str, cut: int) -> int | None:
+    """`cut`, or past the end of an SSML tag it would fall inside (a tag cut
+    in two would be spoken, not read); None while the tag's end is to come."""
+    if buffer.rfind("<", 0, cut) <= buffer.rfind(">", 0, cut):
+        return cut
+    end = buffer.find(">", cut)
+    if end < 0:
+        return None
+    space = _SPACE.search(buffer, end + 1)
+    return space.end() if space else None
 
 
 def _supplied_keys(message: dict[str, object], header_keys: tuple[str, ...]) -> tuple[str, ...]:

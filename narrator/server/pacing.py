@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
@@ -41,12 +42,12 @@ class Stats:
     generating_seconds: float = 0.0
     refused: int = 0  # generations refused over capacity
     faults: dict[str, int] = field(default_factory=dict)
-    # Every text generated, in order, and the voice that spoke it: what tests listen to.
-    heard: list[tuple[str, str]] = field(default_factory=list)
+    # The texts generated, in order, and the voice that spoke each: what tests listen to (the last
+    # 100,000, so a server that runs for weeks does not grow).
+    heard: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=100_000))
 
     def line(self) -> str:
-        data = asdict(self)
-        del data["heard"]
+        data = {name: value for name, value in asdict(self).items() if name != "heard"}
         data["audio_seconds"] = round(self.audio_seconds, 3)
         data["generating_seconds"] = round(self.generating_seconds, 3)
         return json.dumps(data)

@@ -19,9 +19,11 @@ the same; the longest that matches wins, so "New York" beats "New".
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
@@ -31,7 +33,7 @@ from narrator.problems import read_toml
 from narrator.text.html import local_name, parse_xml
 
 PLS_NS = "http://www.w3.org/2005/01/pronunciation-lexicon"
-ALPHABETS = ("ipa", "x-sampa")
+ALPHABETS = ("ipa", "x-sampa", "cmu-arpabet")
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,13 @@ def _read(path: Path) -> list[Entry]:
 
 
 def _pls_entries(path: Path, data: bytes) -> list[Entry]:
+    if b"<!ENTITY" in data:
+        raise ConfigError(f"{path}: declares entities, which narrator never expands: write the words out")
     root = parse_xml(data)
     if root is None or local_name(root) != "lexicon":
         raise ConfigError(f"{path}: not a pronunciation lexicon (PLS): expected well-formed XML with a "
                           "<lexicon> root; or write the TOML form (see docs)")
-    alphabet = _alphabet(path, root.get("alphabet") or "ipa", "the lexicon")
+    alphabet = root.get("alphabet") or "ipa"  # checked where a phoneme uses it
     entries = []
     for number, lexeme in enumerate((e for e in root if local_name(e) == "lexeme"), 1):
         where = f"{path.name}, lexeme {number}"
@@ -109,7 +113,7 @@ def _toml_entries(path: Path, table: dict[str, object]) -> list[Entry]:
     if unknown:
         raise ConfigError(f"{path}: unknown table or key {sorted(unknown)[0]!r}: a lexicon holds [alias], "
                           "[phoneme] and alphabet")
-    alphabet = _alphabet(path, table.get("alphabet", "ipa"), "the lexicon")
+    alphabet = table.get("alphabet", "ipa")  # checked where a phoneme uses it
     entries = []
     for kind in ("alias", "phoneme"):
         section = table.get(kind, {})
@@ -121,7 +125,8 @@ def _toml_entries(path: Path, table: dict[str, object]) -> list[Entry]:
                 raise ConfigError(f"{path}: [{kind}] {grapheme!r} must be a word and a text to say instead")
             words = " ".join(grapheme.split())
             entries.append(Entry(words, alias=" ".join(value.split()), source=where) if kind == "alias"
-                           else Entry(words, phoneme=value.strip(), alphabet=alphabet, source=where))
+                           else Entry(words, phoneme=value.strip(), alphabet=_alphabet(path, alphabet, where),
+                                      source=where))
     return entries
 
 
@@ -149,9 +154,7 @@ def say(paragraph: str, lexicon: Lexicon, *, ssml: bool = False) -> Said:
     words of one grapheme share them: the first counts them all, the others 0."""
     words = paragraph.split()
     tagged = False
-    by_core: dict[str, list[Entry]] = {}
-    for entry in sorted(lexicon.entries, key=lambda e: -len(e.words)):  # the longest match first
-        by_core.setdefault(_core(entry.words[0]), []).append(entry)
+    by_core = _index(lexicon)
     out: list[str] = []
     heard: list[str] = []  # the same, as the voice says it: a tag's grapheme, not the tag
     counts: list[int] = []
@@ -175,6 +178,16 @@ def say(paragraph: str, lexicon: Lexicon, *, ssml: bool = False) -> Said:
     return Said(" ".join(out), tuple(counts), " ".join(heard) if tagged else None)
 
 
+@functools.lru_cache(maxsize=8)
+def _index(lexicon: Lexicon) -> dict[str, list[Entry]]:
+    """The entries by their first word's core, the longest graphemes first:
+    made once per lexicon, not once per paragraph."""
+    by_core: dict[str, list[Entry]] = {}
+    for entry in sorted(lexicon.entries, key=lambda e: (-len(e.words), -len(e.grapheme))):
+        by_core.setdefault(_core(entry.words[0]), []).append(entry)
+    return by_core
+
+
 def _core(word: str) -> str:
     """A word without the punctuation around it: what an entry is looked up by."""
     return _EDGES.sub("", word)
@@ -191,10 +204,10 @@ def _match(words: list[str], i: int, entry: Entry) -> tuple[Entry, str, str] | N
     start = first.find(entry.words[0])
     if start < 0 or not _PUNCTUATION.fullmatch(first[:start]):
         return None
-    end = (start + len(entry.words[0])) if size == 1 else None
+    end = start + len(entry.words[0])
     if size == 1:
         tail = first[end:]
-    elif last.startswith(entry.words[-1]):
+    elif first[end:] == "" and last.startswith(entry.words[-1]):  # nothing between a grapheme's words
         tail = last[len(entry.words[-1]):]
     else:
         return None
@@ -205,5 +218,5 @@ def _replacement(entry: Entry, ssml: bool) -> str:
     if entry.alias is not None:
         return entry.alias
     assert ssml and entry.phoneme is not None  # refused earlier where SSML is not read
-    ph = entry.phoneme.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-    return f'<phoneme alphabet="{entry.alphabet}" ph="{ph}">{entry.grapheme}</phoneme>'
+    ph = quoteattr(entry.phoneme)
+    return f'<phoneme alphabet="{entry.alphabet}" ph={ph}>{escape(entry.grapheme)}</phoneme>'

@@ -20,6 +20,7 @@ voices file); a quote with no known name is dialogue.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,6 @@ SPEECH_VERBS = (
     "laughed", "laughs", "sighed", "sighs", "demanded", "demands", "explained", "explains", "wondered",
 )
 _OPENERS = {"\"": "\"", "\u201c": "\u201d", "\u201e": "\u201c", "\u00ab": "\u00bb", "\u2018": "\u2019"}
-_DOUBLE_CLOSERS = {_OPENERS[mark] for mark in ("\"", "\u201c", "\u201e", "\u00ab")}
 _BEFORE_OPENING = " \t\n([{\u2014\u2013-"  # what may come right before an opening mark
 
 
@@ -66,27 +66,49 @@ def find_quotes(paragraphs: Sequence[str], names: Sequence[str] = ()) -> list[Qu
 
 def _marked(paragraphs: Sequence[str]) -> list[Quote]:
     quotes: list[Quote] = []
-    pending: list[tuple[int, int, int]] = []  # the parts of a double quote left open by the paragraphs before
+    pending: list[tuple[int, int, int]] = []  # the parts of a quote left open by the paragraphs before
     pending_closer: str | None = None
     for number, text in enumerate(paragraphs):
-        if not (pending and text[:1] in _OPENERS and _OPENERS[text[:1]] == pending_closer):
+        if not (pending and _continues(text, pending_closer)):
             pending, pending_closer = [], None  # an open quote not taken up again was narration
-        opened: tuple[str, int] | None = None  # the open quote's closing mark, and where it opened
-        for i, mark in enumerate(text):
-            if opened is None:
-                if mark in _OPENERS and _opens(text, i):
-                    opened = (_OPENERS[mark], i)
-            elif mark == opened[0] and _closes(text, i, mark):
-                part = (number, opened[1], i + 1)
-                quotes.append(Quote((*pending, part) if pending and opened[1] == 0 else (part,)))
-                pending, pending_closer, opened = [], None, None
-        if opened is not None and opened[0] in _DOUBLE_CLOSERS:
-            part = (number, opened[1], len(text))  # it may go on in the next paragraph
+        following = paragraphs[number + 1] if number + 1 < len(paragraphs) else ""
+        ignored: set[int] = set()  # opening marks that turned out to open nothing (‘em, a stray ")
+        while True:
+            closed, opened = _scan(text, ignored)
+            if opened is None or _continues(following, opened[0]):
+                break
+            ignored.add(opened[1])  # never closed, and not a quote going on: look again without it
+        for start, end in closed:
+            part = (number, start, end)
+            quotes.append(Quote((*pending, part) if pending and start == 0 else (part,)))
+            pending, pending_closer = [], None
+        if opened is not None:  # it goes on in the next paragraph
+            part = (number, opened[1], len(text))
             pending = [*pending, part] if pending and opened[1] == 0 else [part]
             pending_closer = opened[0]
         else:
             pending, pending_closer = [], None
     return quotes
+
+
+def _scan(text: str, ignored: set[int]) -> tuple[list[tuple[int, int]], tuple[str, int] | None]:
+    """The quotes closed in a paragraph, (start, end), and the one left open
+    at its end: its closing mark and where it opened."""
+    closed: list[tuple[int, int]] = []
+    opened: tuple[str, int] | None = None
+    for i, mark in enumerate(text):
+        if opened is None:
+            if mark in _OPENERS and i not in ignored and _opens(text, i):
+                opened = (_OPENERS[mark], i)
+        elif mark == opened[0] and _closes(text, i, mark):
+            closed.append((opened[1], i + 1))
+            opened = None
+    return closed, opened
+
+
+def _continues(text: str, closer: str | None) -> bool:
+    """Whether a paragraph takes up a quote left open: it starts with that quote's opening mark."""
+    return closer is not None and text[:1] in _OPENERS and _OPENERS[text[:1]] == closer
 
 
 def _opens(text: str, i: int) -> bool:
@@ -119,20 +141,21 @@ def _speaker(paragraphs: Sequence[str], quote: Quote, names: Sequence[str]) -> s
     return None
 
 
-def _verbs() -> str:
-    return "|".join(re.escape(verb) for verb in SPEECH_VERBS)
+_VERBS = "|".join(re.escape(verb) for verb in SPEECH_VERBS)
 
 
+@functools.lru_cache(maxsize=256)
 def _after_pattern(name: str) -> re.Pattern[str]:
-    """Right after a quote: `, said Ada` / ` Ada asked` (a comma or stop may come first)."""
+    """Right after a quote: `, said Ada` / ` Ada asked` (a comma, stop or dash may come first)."""
     who = re.escape(name)
-    return re.compile(rf"\s*[,.?!]?\s*(?:(?:{_verbs()})\s+{who}\b|{who}\s+(?:{_verbs()})\b)")
+    return re.compile(rf"\s*[,.?!\u2014\u2013-]?\s*(?:(?:{_VERBS})\s+{who}\b|{who}\s+(?:{_VERBS})\b)")
 
 
+@functools.lru_cache(maxsize=256)
 def _before_pattern(name: str) -> re.Pattern[str]:
     """Right before a quote: `Ada said, ` / `asked Ada: ` at the end of the narration."""
     who = re.escape(name)
-    return re.compile(rf"(?:\b{who}\s+(?:{_verbs()})|\b(?:{_verbs()})\s+{who})[,:]?\s*$")
+    return re.compile(rf"(?:\b{who}\s+(?:{_VERBS})|\b(?:{_VERBS})\s+{who})[,:]?\s*$")
 
 
 def quoted_text(paragraphs: Sequence[str], quote: Quote) -> str:

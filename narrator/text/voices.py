@@ -84,7 +84,7 @@ def _text(value: object) -> str | None:
 
 def _pairs(table: dict[str, object], key: str, where: str) -> tuple[tuple[str, str], ...]:
     section = table.get(key, {})
-    if not isinstance(section, dict) or not all(_is_text(v) for v in section.values()):
+    if not isinstance(section, dict) or not all(_is_text(v) and str(k).strip() for k, v in section.items()):
         raise ConfigError(f"{where}: [{key}] must be a table of texts, e.g. [{key}] then "
                           "\"Ada\" = \"VOICE_ID\"")
     return tuple((str(name).strip(), str(value).strip()) for name, value in section.items())
@@ -92,11 +92,11 @@ def _pairs(table: dict[str, object], key: str, where: str) -> tuple[tuple[str, s
 
 def _chapter_range(key: str, where: str) -> tuple[int, int]:
     match = _RANGE.fullmatch(key)
-    if match is None or int(match.group(1)) < 1:
+    first, last = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, 0)
+    if not 1 <= first <= last:
         raise ConfigError(f"{where}: [chapters] {key!r} is not a chapter number or range such as \"12\" or "
                           "\"3-5\" (as `narrator chapters` numbers them)")
-    first = int(match.group(1))
-    return first, int(match.group(2) or first)
+    return first, last
 
 
 # --- runs -------------------------------------------------------------------
@@ -105,16 +105,19 @@ Run = tuple[str, str | None, bool]  # text, voice (None: the narrator's), whethe
 
 
 def runs(paragraphs: Sequence[str], voices: Voices, narrator: str | None, *,
-         title: bool = False) -> list[Run]:
+         title: bool = False, default: str | None = None) -> list[Run]:
     """The chapter's paragraphs as runs, each with its voice: `narrator`
     (the chapter's voice) for narration, the title (first, when `title`)
-    included; quotes in the dialogue voice or their speaker's. Adjacent
-    runs of one voice are one run; every word is in exactly one run."""
+    included; quotes in the dialogue voice or their speaker's. A voice that
+    is `default` (the book's narrator) is written None, as the narrator's
+    is. Adjacent runs of one voice are one run; every word is in exactly one."""
+    narrator = None if narrator == default else narrator
     prose = list(paragraphs[1:] if title else paragraphs)
     quotes = find_quotes(prose, [name for name, _ in voices.characters]) if voices.splits else []
     by_paragraph: dict[int, list[tuple[int, int, str | None]]] = {}
     for quote in quotes:
         voice = _quote_voice(prose, quote, voices, narrator)
+        voice = None if voice == default else voice
         for number, start, end in quote.parts:
             by_paragraph.setdefault(number, []).append((start, end, voice))
     result: list[Run] = [(paragraphs[0], narrator, True)] if title else []

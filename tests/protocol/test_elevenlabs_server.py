@@ -178,3 +178,13 @@ def test_malformed_pronunciation_dictionaries_are_rejected(locators):
     (reject,) = first(pronunciation_dictionary_locators=locators)
     assert reject.error == "invalid_input_message"
     assert reject.message.startswith("pronunciation_dictionary_locators")
+
+
+def test_a_generation_never_ends_inside_an_ssml_tag():
+    state = StreamInput()
+    send(state, text=" ", generation_config={"chunk_length_schedule": [50]})
+    tag = '<phoneme alphabet="ipa" ph="w\u026an">Nguyen</phoneme>'
+    text = " ".join(f"Sentence {n} names {tag} once more." for n in range(8)) + " "
+    pieces = texts(send(state, text=text, flush=True))
+    assert "".join(pieces) == text and len(pieces) > 3
+    assert all(piece.count("<") == piece.count(">") for piece in pieces)

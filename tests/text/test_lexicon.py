@@ -87,3 +87,25 @@ def test_a_phoneme_becomes_an_ssml_tag_around_its_grapheme():
     assert said.text == 'Ask <phoneme alphabet="ipa" ph="wɪn">Nguyen</phoneme>.'
     assert said.spoken == "Ask Nguyen." and said.counts == (1, 1)  # the tag is read, the grapheme said
     assert say("Ask LV.", Lexicon((Entry("LV", alias="level"),))).spoken is None  # nothing tagged
+
+
+def test_the_longer_grapheme_wins_whatever_the_order_and_punctuation_is_kept():
+    lexicon = Lexicon((Entry("St", alias="Street"), Entry("St.", alias="Saint"),
+                       Entry("New York", alias="NYC")))
+    assert say("St. Mary and Elm St today.", lexicon).text == "Saint Mary and Elm Street today."
+    assert say("in New, York and New York.", lexicon).text == "in New, York and NYC."
+
+
+def test_cmu_arpabet_phonemes_escaped_ssml_and_no_entities(tmp_path):
+    path = pls(tmp_path, '<lexeme><grapheme>AT&amp;T</grapheme>'
+                         '<phoneme alphabet="cmu-arpabet">EY1 T IY1</phoneme></lexeme>')
+    (entry,) = read_lexicons((path,)).entries
+    assert entry.alphabet == "cmu-arpabet"
+    said = say("Call AT&T now.", Lexicon((entry,)), ssml=True)
+    assert said.text == 'Call <phoneme alphabet="cmu-arpabet" ph="EY1 T IY1">AT&amp;T</phoneme> now.'
+    assert said.spoken == "Call AT&T now."
+    bad = tmp_path / "entities.pls"
+    bad.write_text('<!DOCTYPE lexicon [<!ENTITY e "level">]>' + PLS.format(
+        "<lexeme><grapheme>LV</grapheme><alias>&e;</alias></lexeme>").split("\n", 1)[1])
+    with pytest.raises(ConfigError, match="entities.pls: declares entities"):
+        read_lexicons((bad,))

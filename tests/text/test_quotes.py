@@ -81,3 +81,27 @@ def test_a_voices_table_is_checked_in_one_line_naming_the_key():
         with pytest.raises(ConfigError) as caught:
             voices_from_table(bad, "v.toml")
         assert says in str(caught.value)
+
+
+@pytest.mark.parametrize("paragraphs, found", [
+    (["He\u2019d seen \u2018em all. \u201cRun,\u201d said Ada."], [("Run,", "Ada")]),  # an elision
+    (["A stray \" here. \u201cGo,\u201d said Ada."], [("Go,", "Ada")]),
+    (["\u2018It was long ago,", "\u2018and nobody remembers,\u2019 said Ada."],
+     [("It was long ago, and nobody remembers,", "Ada")]),  # British quotes over two paragraphs
+])
+def test_a_mark_that_opens_nothing_hides_no_quote_after_it(paragraphs, found):
+    assert quotes(*paragraphs) == found
+
+
+def test_a_reversed_range_and_an_empty_name_are_refused():
+    for bad, says in [({"chapters": {"5-3": "E"}}, "[chapters] '5-3' is not a chapter number or range"),
+                      ({"characters": {" ": "A"}}, "[characters] must be a table of texts")]:
+        with pytest.raises(ConfigError) as caught:
+            voices_from_table(bad, "v.toml")
+        assert says in str(caught.value)
+
+
+def test_a_character_in_the_narrators_own_voice_cuts_nothing():
+    voices = Voices(characters=(("Ada", "en-us"),))
+    assert runs(["It rained. \u201cGo,\u201d said Ada. Then it stopped."], voices, None, default="en-us") == [
+        ("It rained. \u201cGo,\u201d said Ada. Then it stopped.", None, True)]
