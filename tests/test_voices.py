@@ -109,4 +109,16 @@ def test_a_set_paragraph_pause_comes_between_paragraphs_not_between_runs(tmp_pat
     words = json.loads(result.captions["json"].read_text())["words"]
     gaps = [(a["paragraph_end"], b["start"] - a["end"]) for a, b in zip(words, words[1:])]
     assert min(gap for ends, gap in gaps if ends) >= 1.0
-    assert max(gap for ends, gap in gaps if not ends) < 0.9  # a change of voice inside a paragraph
+    assert max(gap for ends, gap in gaps if not ends) < 0.9  # no paragraph pause at a change of voice ...
+    come = next(i for i, w in enumerate(words) if w["text"] == "\u201cCome")
+    assert words[come]["start"] - words[come - 1]["end"] > 0.15  # ... and the sentence's own pause kept
+
+
+def test_a_chapter_voice_speaks_the_whole_chapter_quotes_and_all(tmp_path):
+    from narrator.runner import plan_book
+
+    voices = Voices(dialogue="de", characters=(("Ada", "en-gb"),), chapters=((1, 1, "es"),))
+    planned = plan_book(BOOK, NarrateOptions(tmp_path, voice="en-us", voices=voices))
+    first = [s for s in planned.segments if s.chapter == 0]
+    assert {s.voice for s in first} == {"es"} and all(s.ends is None for s in first)
+    assert {s.voice for s in planned.segments if s.chapter == 1} == {None}  # chapter 2: the narrator

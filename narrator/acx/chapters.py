@@ -82,11 +82,14 @@ def _measure(entries: BookSegments, group: Sequence[Segment], pauses: Pauses,
         for k, (start, end) in enumerate(spans):
             low, high = _sound(pcm[start:end], rate)
             first, last = position == k == 0, position == len(group) - 1 and k == len(spans) - 1
-            keep = (start + (low if cut_all or first else 0),
-                    start + (high if cut_all or last else end - start))
+            ends = k < len(spans) - 1 or not segment.ends or segment.ends[-1]
+            # A run another voice goes on from keeps its edge's silence: the sentence's own pause.
+            after_run = bool(breaks) and not breaks[-1] and k == 0
+            keep = (start + (low if (cut_all and not after_run) or first else 0),
+                    start + (high if (cut_all and ends) or last else end - start))
             levels.add(pcm[keep[0]:keep[1]])
             found.append((segment.index, *keep, (start, WHOLE if k == len(spans) - 1 else end)))
-            breaks.append(k < len(spans) - 1 or not segment.ends or segment.ends[-1])
+            breaks.append(ends)
     assert levels is not None, "a chapter has segments"
     pause_seconds = pauses.lead_in + pauses.chapter + (pauses.paragraph or 0) * sum(breaks[:-1])
     return found, breaks, levels.channels, mastering.chapter_gain_db(levels, padding_seconds=pause_seconds)

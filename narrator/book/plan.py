@@ -67,8 +67,11 @@ def _voicing(whole: Book, chosen: Book, voices: Voices, narrator: str | None) ->
                for chapter in chosen.chapters]
 
     def voicing(index: int, paragraphs: list[str], title: bool) -> list[Piece]:
-        # The narrator's voice, named again for a character or a chapter, is the narrator's: one run, one key.
-        return runs(paragraphs, voices, voices.of_chapter(numbers[index]), title=title, default=narrator)
+        chapter = voices.of_chapter(numbers[index])
+        if chapter is not None:  # a whole chapter in its voice, quotes and all
+            return [(p, None if chapter == narrator else chapter, True) for p in paragraphs]
+        # The narrator's voice, named again for a character, is the narrator's: one run, one key.
+        return runs(paragraphs, voices, None, title=title, default=narrator)
 
     return voicing
 

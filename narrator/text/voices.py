@@ -159,6 +159,8 @@ def _paragraph_runs(text: str, quoted: list[tuple[int, int, str | None]], narrat
     for piece, voice in ((p.strip(), v) for p, v in pieces):
         if not piece:
             continue
+        if merged and not any(c.isalnum() for c in piece):
+            voice = merged[-1][1]  # nothing to say ("…", a dash): it stays with the run before it
         if merged and merged[-1][1] == voice:
             merged[-1] = (merged[-1][0] + " " + piece, voice)
         else:
