@@ -27,6 +27,7 @@ from pathlib import Path
 from narrator.errors import ConfigError
 from narrator.problems import read_toml
 from narrator.text.quotes import Quote, find_quotes, quoted_text
+from narrator.text.segments import Piece
 
 _RANGE = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
 _KEYS = {"narrator", "dialogue", "characters", "chapters", "quotes"}
@@ -101,11 +102,8 @@ def _chapter_range(key: str, where: str) -> tuple[int, int]:
 
 # --- runs -------------------------------------------------------------------
 
-Run = tuple[str, str | None, bool]  # text, voice (None: the narrator's), whether it ends its paragraph
-
-
 def runs(paragraphs: Sequence[str], voices: Voices, narrator: str | None, *,
-         title: bool = False, default: str | None = None) -> list[Run]:
+         title: bool = False, default: str | None = None) -> list[Piece]:
     """The chapter's paragraphs as runs, each with its voice: `narrator`
     (the chapter's voice) for narration, the title (first, when `title`)
     included; quotes in the dialogue voice or their speaker's. A voice that
@@ -120,7 +118,7 @@ def runs(paragraphs: Sequence[str], voices: Voices, narrator: str | None, *,
         voice = None if voice == default else voice
         for number, start, end in quote.parts:
             by_paragraph.setdefault(number, []).append((start, end, voice))
-    result: list[Run] = [(paragraphs[0], narrator, True)] if title else []
+    result: list[Piece] = [(paragraphs[0], narrator, True)] if title else []
     for number, text in enumerate(prose):
         result += _paragraph_runs(text, by_paragraph.get(number, []), narrator)
     return result
@@ -138,7 +136,8 @@ def _quote_voice(prose: Sequence[str], quote: Quote, voices: Voices, narrator: s
     return voices.dialogue or narrator
 
 
-def _paragraph_runs(text: str, quoted: list[tuple[int, int, str | None]], narrator: str | None) -> list[Run]:
+def _paragraph_runs(text: str, quoted: list[tuple[int, int, str | None]],
+                    narrator: str | None) -> list[Piece]:
     """The paragraph cut at its quotes' edges, moved out to the nearest spaces."""
     cuts: list[tuple[int, int, str | None]] = []
     for start, end, voice in sorted(quoted):
