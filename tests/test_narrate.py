@@ -117,3 +117,31 @@ def test_an_error_frame_before_the_close_decides_the_kind(tmp_path, key_env, mon
     with pytest.raises(ServiceError) as caught:
         run(narrate_through(tmp_path, "out", output_format_override="mp3_8000_8"))
     assert caught.value.kind is ErrorKind.INPUT and "output_format" in str(caught.value)
+
+
+def test_a_giant_paragraph_is_shared_by_the_pool_and_its_captions_stay_one_paragraph(tmp_path, monkeypatch):
+    import json
+
+    from narrator.model import Book, Chapter
+
+    monkeypatch.setenv("ELEVENLABS_API_KEY", "test-key-123")
+    paragraph = " ".join(p for c in BOOK.chapters for p in c.paragraphs)
+    while len(paragraph) < 36_000:  # one paragraph of 36,000 characters: half an hour of speech
+        paragraph += " " + paragraph
+    paragraph = paragraph[:paragraph.rindex(".", 0, 36_000) + 1]
+    book = Book("Giant", None, (Chapter("One", (paragraph,)),))
+
+    async def go():
+        async with EmbeddedServer(api_key="test-key-123") as server:
+            opts = NarrateOptions(tmp_path, provider="elevenlabs", endpoint=server.url, voice="en-us",
+                                  output_format="mp3_22050_32", concurrency=4, progress=False,
+                                  captions=("json",))
+            return await narrate_book(book, "giant", opts), server.stats
+
+    result, stats = run(go())
+    assert result.segments >= 8 and stats.connections >= 2  # the pool shared it
+    words = json.loads(result.captions["json"].read_text())["words"]
+    assert [w["text"] for w in words] == ["One."] + paragraph.split()
+    assert [i for i, w in enumerate(words) if w["paragraph_end"]] == [0, len(words) - 1]
+    assert all(a["start"] <= b["start"] and a["end"] <= b["start"] + 0.001 for a, b in zip(words, words[1:]))
+    assert words[-1]["end"] <= result.audio_seconds

@@ -27,3 +27,22 @@ def test_sarvam_counts_the_pieces_its_messages_carry(tmp_path):
     assert planned.sent == pieces
     # The paragraph breaks between a segment's paragraphs are not sent.
     assert planned.characters < sum(len(s.text) for s in planned.segments)
+
+
+def test_a_paragraph_longer_than_a_segment_is_cut_at_sentence_ends_the_same_way_every_time():
+    from narrator.model import Book, Chapter
+    from narrator.text.segments import plan
+
+    sentences = [f"Sentence {n} of the long paragraph goes on, and on, until it stops." for n in range(60)]
+    paragraph = " ".join(sentences)
+    book = Book("B", None, (Chapter("One", ("Before.", paragraph, "After.")),))
+    segments = plan(book, max_chars=600)
+    assert len(segments) > 5 and all(len(s.text) <= 600 for s in segments)
+    pieces = [(p, end) for s in segments
+              for p, end in zip(s.paragraphs, s.ends or (True,) * len(s.paragraphs))]
+    assert " ".join(p for p, _ in pieces).split() == ("One. Before. " + paragraph + " After.").split()
+    assert all(p.endswith("stops.") for p, _ in pieces[2:-1])  # at sentence ends
+    assert [end for _, end in pieces] == [True, True] + [False] * (len(pieces) - 4) + [True, True]
+    assert plan(book, max_chars=600) == segments  # the same text gives the same cuts
+    one_sentence = Book("B", None, (Chapter("One", (", ".join(["a clause of words"] * 80) + ".",)),))
+    assert all(len(s.text) <= 600 for s in plan(one_sentence, max_chars=600))  # at clause ends
