@@ -87,6 +87,9 @@ class _Watch:
 
 def measure(path: Path) -> tuple[StreamFacts, Levels]:
     """One pass over the file: its frames' facts and its decoded levels."""
+    with open(path, "rb") as head:
+        if head.read(4) == b"PK\x03\x04":  # an EPUB or other zip: it may store MP3s, but it is none
+            raise AudioError(f"{path}: a zip archive (an EPUB?), not an MP3 file")
     watch, levels = _Watch(), None
     for block in decode_batches(watch.frames(read_frames(path))):
         if levels is None:

@@ -194,11 +194,22 @@ def test_an_unreadable_file_in_a_folder_fails_alone(tmp_path, good):
     assert report.book[0].passed  # the one readable file agrees with itself
 
 
+def _zip_of_mp3(path):
+    """A read-along EPUB's shape: MP3s stored in a zip, which a decoder would find frames in."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as epub:
+        epub.writestr("mimetype", "application/epub+zip")
+        epub.writestr("OEBPS/001.mp3", encode_mp3(book_audio(seconds=2)), zipfile.ZIP_STORED)
+    return path
+
+
 @pytest.mark.parametrize("setup, kind, words", [
     (lambda d: d / "missing.mp3", DocumentError, "no such file or folder"),
     (lambda d: d, DocumentError, "no .mp3 files in this folder"),
     (lambda d: _text(d / "notes.txt"), AudioError, "not an MP3 file"),
     (lambda d: _id3_only(d / "empty.mp3"), AudioError, "not an MP3 file"),
+    (lambda d: _zip_of_mp3(d / "book.read-along.epub"), AudioError, "a zip archive (an EPUB?)"),
 ])
 def test_nothing_to_check_is_one_clear_error(tmp_path, setup, kind, words):
     path = setup(tmp_path)
