@@ -78,6 +78,16 @@ class Segment:
         return "\n\n".join(self.sent)
 
     @property
+    def reshaped(self) -> bool:
+        """Whether its words as written are not simply its words as sent: a
+        lexicon changed them, or it holds runs of paragraphs (voices, cuts)."""
+        return bool(self.said or self.ends)
+
+    @property
+    def spoken_text(self) -> str:
+        return "\n\n".join(self.spoken)
+
+    @property
     def spoken(self) -> tuple[str, ...]:
         """The paragraphs as the voice says them: as sent, but for SSML tags the service reads."""
         return tuple(s.spoken or s.text for s in self.said) if self.said else self.paragraphs

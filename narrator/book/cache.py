@@ -219,7 +219,7 @@ class BookSegments:
         self._keys = keys
         # Segments whose words are not simply what was sent, by index: a lexicon changed them (they
         # are shown as written), or they are runs of paragraphs (only a paragraph's last word ends it).
-        self._shaped = {segment.index: segment for segment in segments if segment.said or segment.ends}
+        self._shaped = {segment.index: segment for segment in segments if segment.reshaped}
 
     def __len__(self) -> int:
         return len(self._keys)

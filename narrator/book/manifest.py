@@ -25,7 +25,7 @@ def digest(planned: PlannedBook, choices: Sequence[object]) -> str:
     cover = hashlib.sha256(book.cover.data).hexdigest() if book.cover else None
     # A segment's key is what it sends; where a lexicon or a change of voice makes that differ from
     # what is written (and shown in captions), the written words and paragraph ends count too.
-    shaped = [[s.index, s.paragraphs, s.ends] for s in planned.segments if s.said or s.ends]
+    shaped = [[s.index, s.paragraphs, s.ends] for s in planned.segments if s.reshaped]
     basis = [planned.keys, book.title, book.author, book.language, cover, [c.title for c in book.chapters],
              *choices, *([shaped] if shaped else [])]
     return hashlib.sha256(json.dumps(basis).encode()).hexdigest()

@@ -161,8 +161,8 @@ class SessionPool:
     async def _run_segment(self, session: Session | None, segment: Segment):
         for request in (1, 2):
             session, chunks = await self._attempts(session, segment)
-            spoken = "\n\n".join(segment.spoken)  # a tag the service reads is no speech to wait for
-            reason = await asyncio.to_thread(shortfall, spoken, chunks, speed=self._config.speed)
+            # A tag the service reads is no speech to wait for.
+            reason = await asyncio.to_thread(shortfall, segment.spoken_text, chunks, speed=self._config.speed)
             if reason is None:
                 break
             if request == 1:

@@ -61,8 +61,9 @@ def _named(fragment: cutting.Fragment, ids: Iterator[str]) -> str:
         own = fragment.heading.get("id")
         if own:
             return own
-        fragment.heading.set("id", next(ids))
-        return fragment.heading.get("id") or ""
+        new = next(ids)
+        fragment.heading.set("id", new)
+        return new
     return next(ids)
 
 

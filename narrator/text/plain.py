@@ -7,6 +7,7 @@ formats agree on those rules by construction.
 
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +22,14 @@ from narrator.model import Book, Chapter
 def collapse(text: str) -> str:
     """Every run of whitespace (including newlines, NBSP) to one space; trimmed."""
     return " ".join(text.split())
+
+
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def without_tags(markup: str) -> str:
+    """The text of inline markup or SSML: its tags out, its character references read."""
+    return html.unescape(_TAG.sub("", markup))
 
 
 def is_speakable(text: str) -> bool:

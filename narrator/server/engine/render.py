@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 
 from narrator.audio import encode as mp3encode
@@ -11,6 +9,7 @@ from narrator.errors import ConfigError
 from narrator.protocol.elevenlabs import MP3_FORMAT
 from narrator.server.engine.alignment import WireAlignment, char_alignment
 from narrator.server.engine.espeak import Espeak
+from narrator.text.plain import without_tags
 
 BASE_WORDS_PER_MINUTE = 175
 
@@ -39,16 +38,8 @@ def render(text: str, *, voice: str, output_format: str, speed: float = 1.0, ssm
     alignment covers what was spoken."""
     rate, kbps = parse_output_format(output_format)
     if ssml:
-        text = spoken_ssml(text)
+        text = without_tags(text)
     return render_mp3(text, voice=voice, sample_rate=rate, kbps=kbps, speed=speed)
-
-
-_TAG = re.compile(r"<[^<>]*>")
-
-
-def spoken_ssml(text: str) -> str:
-    """SSML's words: its tags out, its five XML entities read."""
-    return html.unescape(_TAG.sub("", text))
 
 
 def render_mp3(text: str, *, voice: str, sample_rate: int, kbps: int, speed: float = 1.0) -> Rendered:
